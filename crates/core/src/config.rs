@@ -1,0 +1,317 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `NATTER_*` environment
+//! variables. Every key of the file has an environment form: the section and key joined by
+//! `_` and upper-cased (`[database] url` → `NATTER_DATABASE_URL`; top-level `listen` →
+//! `NATTER_LISTEN`). The defaults run natter on SQLite in `./data` with nothing configured.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP/WebSocket server binds to.
+    pub listen: String,
+    /// Where natter keeps its files (the SQLite database by default).
+    pub data_dir: String,
+    /// `text` (for people) or `json` (for log collectors).
+    pub log_format: String,
+    pub database: DatabaseConfig,
+    pub limits: LimitsConfig,
+    pub realtime: RealtimeConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`. Empty means
+    /// `sqlite://<data_dir>/natter.db`.
+    pub url: String,
+    /// Connections in the pool (readers, for SQLite; SQLite always has exactly one writer).
+    pub max_connections: u32,
+    /// Seconds a request waits for a pooled connection before failing with `unavailable`.
+    pub acquire_timeout_secs: u64,
+    /// SQLite `synchronous` setting: `full` (an acknowledged message survives power loss) or
+    /// `normal` (survives a process crash, faster).
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest message body, in bytes.
+    pub message_body_bytes: usize,
+    /// Largest HTTP request body, in bytes.
+    pub http_body_bytes: usize,
+    /// Largest WebSocket text frame, in bytes; larger frames close the socket with 1009.
+    pub ws_frame_bytes: usize,
+    /// Events queued for one connection before it is treated as a slow consumer and closed.
+    pub ws_outbound_queue: usize,
+    /// Largest page of history or conversations one request may ask for.
+    pub page_max: u32,
+    /// Largest `client_msg_id`, in bytes.
+    pub client_msg_id_bytes: usize,
+    /// Distinct reactions one account may put on one message.
+    pub reactions_per_message: u32,
+    /// Participants one conversation may have.
+    pub participants_per_conversation: u32,
+    /// Largest subject, in bytes.
+    pub subject_bytes: usize,
+    /// Largest listing JSON, in bytes.
+    pub listing_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// Interval of server pings on WebSockets and keepalives on SSE.
+    pub heartbeat_secs: u64,
+    /// A connection that sends nothing (not even a pong) for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Time a new WebSocket has to send `hello`.
+    pub hello_timeout_secs: u64,
+    /// At most one typing event per account per conversation per this many milliseconds.
+    pub typing_throttle_ms: u64,
+    /// Durable events are kept this long for resume; older cursors get `resync`.
+    pub event_retention_hours: u64,
+    /// Events replayed per storage read while a client catches up.
+    pub replay_batch: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of contact tokens minted through the API, in seconds.
+    pub contact_token_ttl_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "./data".into(),
+            log_format: "text".into(),
+            database: DatabaseConfig::default(),
+            limits: LimitsConfig::default(),
+            realtime: RealtimeConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            max_connections: 8,
+            acquire_timeout_secs: 5,
+            sqlite_synchronous: "full".into(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            message_body_bytes: 16 * 1024,
+            http_body_bytes: 64 * 1024,
+            ws_frame_bytes: 64 * 1024,
+            ws_outbound_queue: 256,
+            page_max: 200,
+            client_msg_id_bytes: 64,
+            reactions_per_message: 20,
+            participants_per_conversation: 1000,
+            subject_bytes: 500,
+            listing_bytes: 8 * 1024,
+        }
+    }
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_secs: 25,
+            idle_timeout_secs: 75,
+            hello_timeout_secs: 10,
+            typing_throttle_ms: 2000,
+            event_retention_hours: 24 * 7,
+            replay_batch: 500,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            contact_token_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// A configuration problem, reported before the server starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot parse the configuration file: {0}")]
+    File(String),
+    #[error("environment variable {name}: {reason}")]
+    Env { name: String, reason: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Builds the configuration from an optional TOML text and environment variables
+    /// (`vars` is usually `std::env::vars()`; tests pass their own).
+    pub fn load(
+        file: Option<&str>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut tree = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(text) = file {
+            let from_file: Config =
+                toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))?;
+            tree = toml::Table::try_from(from_file)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("NATTER_") else {
+                continue;
+            };
+            apply_env(&mut tree, &name, &key.to_ascii_lowercase(), &value)?;
+        }
+        let config: Config = tree
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The database URL, defaulting to SQLite inside the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            let dir = self.data_dir.trim_end_matches('/');
+            format!("sqlite://{dir}/natter.db")
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return invalid("log_format must be \"text\" or \"json\"");
+        }
+        if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal") {
+            return invalid("database.sqlite_synchronous must be \"full\" or \"normal\"");
+        }
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
+            return invalid("database.url must start with sqlite:// or postgres://");
+        }
+        if self.limits.message_body_bytes == 0
+            || self.limits.ws_frame_bytes < self.limits.message_body_bytes
+        {
+            return invalid("limits.ws_frame_bytes must be at least limits.message_body_bytes");
+        }
+        if self.limits.ws_outbound_queue == 0 || self.limits.page_max == 0 {
+            return invalid("limits.ws_outbound_queue and limits.page_max must be positive");
+        }
+        if self.realtime.heartbeat_secs == 0
+            || self.realtime.idle_timeout_secs <= self.realtime.heartbeat_secs
+        {
+            return invalid("realtime.idle_timeout_secs must exceed realtime.heartbeat_secs");
+        }
+        Ok(())
+    }
+}
+
+/// Sets the key that `key` (`section_field` or `field`, lower case) names in `tree`, parsing
+/// `value` as the type the default already has there. An unknown name is an error, so a typo
+/// in a deployment is reported instead of silently ignored.
+fn apply_env(
+    tree: &mut toml::Table,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    let err = |reason: &str| ConfigError::Env {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    let slot = if tree.get(key).is_some_and(|v| !v.is_table()) {
+        tree.get_mut(key)
+    } else {
+        let Some((section, field)) = key.split_once('_') else {
+            return Err(err("unknown setting"));
+        };
+        tree.get_mut(section)
+            .and_then(|s| s.as_table_mut())
+            .and_then(|s| s.get_mut(field))
+    };
+    let Some(slot) = slot else {
+        return Err(err("unknown setting"));
+    };
+    *slot = match slot {
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(value.parse().map_err(|_| err("expected a whole number"))?)
+        }
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(value.parse().map_err(|_| err("expected true or false"))?)
+        }
+        _ => toml::Value::String(value.to_string()),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_means_sqlite_in_the_data_directory() {
+        let config = Config::load(None, vars(&[])).unwrap();
+        assert_eq!(config.database_url(), "sqlite://./data/natter.db");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "listen = \"0.0.0.0:9000\"\n[limits]\nmessage_body_bytes = 100\n";
+        let config = Config::load(
+            Some(file),
+            vars(&[
+                ("NATTER_DATABASE_URL", "postgres://db/natter"),
+                ("NATTER_LIMITS_MESSAGE_BODY_BYTES", "200"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert_eq!(config.database_url(), "postgres://db/natter");
+        assert_eq!(config.limits.message_body_bytes, 200);
+    }
+
+    #[test]
+    fn an_unknown_environment_setting_is_an_error() {
+        let err = Config::load(None, vars(&[("NATTER_DATABSE_URL", "x")])).unwrap_err();
+        assert!(err.to_string().contains("NATTER_DATABSE_URL"));
+    }
+
+    #[test]
+    fn a_non_numeric_limit_is_an_error() {
+        let err = Config::load(None, vars(&[("NATTER_LIMITS_PAGE_MAX", "lots")])).unwrap_err();
+        assert!(err.to_string().contains("whole number"));
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_an_error() {
+        assert!(Config::load(Some("lisen = \"x\""), vars(&[])).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! Workspaces, staff and contact accounts, API tokens.
+
+use natter_core::ids::{AccountId, WorkspaceId};
+use natter_core::model::{Account, IdentityState, StaffRole};
+use natter_core::time::now_millis;
+use natter_core::{Error, ErrorCode};
+use sqlx::Row;
+
+use crate::error::domain;
+use crate::rows::{self, a_account_columns, account_columns};
+use crate::{Store, StoreError};
+
+/// A staff account to create.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: StaffRole,
+}
+
+/// A contact to create, or to update when `external_id` is already known.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub workspace_id: WorkspaceId,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl NewContact {
+    /// What the details say about who the contact is: an id from the host platform
+    /// identifies them; a name or email alone only partly does.
+    fn identity(&self) -> IdentityState {
+        if self.external_id.is_some() {
+            IdentityState::Identified
+        } else if self.name.is_some() || self.email.is_some() {
+            IdentityState::Partial
+        } else {
+            IdentityState::Anonymous
+        }
+    }
+}
+
+/// How long a token's `last_used_at` may lag, so that authenticating is not a write on every
+/// request.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+impl Store {
+    pub async fn create_workspace(&self, name: &str) -> Result<WorkspaceId, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "insert into workspace (name, created_at, updated_at) values ($1, $2, $2)
+             returning workspace_id",
+        )
+        .bind(name)
+        .bind(now_millis())
+        .fetch_one(&self.write)
+        .await?;
+        Ok(WorkspaceId(id))
+    }
+
+    pub async fn count_workspaces(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select count(*) from workspace")
+            .fetch_one(&self.read)
+            .await?)
+    }
+
+    /// Creates a staff account; an email already used in the workspace is a conflict.
+    pub async fn create_staff(&self, new: &NewStaff) -> Result<Account, StoreError> {
+        let now = now_millis();
+        let result = sqlx::query(concat!(
+            "insert into account (workspace_id, kind, role, email, name, created_at, updated_at)
+             values ($1, 'staff', $2, $3, $4, $5, $5)
+             returning ",
+            account_columns!()
+        ))
+        .bind(new.workspace_id.0)
+        .bind(new.role.as_str())
+        .bind(new.email.as_str())
+        .bind(new.name.as_deref())
+        .bind(now)
+        .fetch_one(&self.write)
+        .await
+        .map_err(StoreError::from);
+        match result {
+            Ok(row) => rows::account(&row),
+            Err(e) if e.violates("account_staff_email_key") => Err(domain(
+                ErrorCode::Conflict,
+                "a staff account with this email already exists",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a contact, or, when `external_id` names an existing one, fills in the details
+    /// given (details not given are kept).
+    pub async fn upsert_contact(&self, new: &NewContact) -> Result<Account, StoreError> {
+        let now = now_millis();
+        let row = sqlx::query(concat!(
+            "insert into account
+                 (workspace_id, kind, identity, external_id, name, email, created_at, updated_at)
+             values ($1, 'contact', $2, $3, $4, $5, $6, $6)
+             on conflict (workspace_id, external_id) where external_id is not null
+             do update set name = coalesce(excluded.name, account.name),
+                           email = coalesce(excluded.email, account.email),
+                           updated_at = excluded.updated_at
+             returning ",
+            account_columns!()
+        ))
+        .bind(new.workspace_id.0)
+        .bind(new.identity().as_str())
+        .bind(new.external_id.as_deref())
+        .bind(new.name.as_deref())
+        .bind(new.email.as_deref())
+        .bind(now)
+        .fetch_one(&self.write)
+        .await?;
+        rows::account(&row)
+    }
+
+    /// An active account by id.
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(concat!(
+            "select ",
+            account_columns!(),
+            " from account
+             where account_id = $1 and deactivated_at is null"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    /// An active account in `workspace` (anything else is "not found", so ids from other
+    /// workspaces reveal nothing).
+    pub async fn account_in(
+        &self,
+        workspace: WorkspaceId,
+        id: AccountId,
+    ) -> Result<Account, StoreError> {
+        match self.account(id).await? {
+            Some(account) if account.workspace_id == workspace => Ok(account),
+            _ => Err(StoreError::Domain(Error::not_found("account"))),
+        }
+    }
+
+    /// Stores a new API token (only its hash) for a staff account.
+    pub async fn create_api_token(
+        &self,
+        account: AccountId,
+        name: &str,
+        token_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into api_token (account_id, token_hash, name, created_at)
+             values ($1, $2, $3, $4)",
+        )
+        .bind(account.0)
+        .bind(token_hash.to_vec())
+        .bind(name)
+        .bind(now_millis())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The active staff account owning the unrevoked token with this hash.
+    pub async fn account_by_token_hash(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(concat!(
+            "select t.api_token_id, t.last_used_at, ",
+            a_account_columns!(),
+            "
+             from api_token t join account a on a.account_id = t.account_id
+             where t.token_hash = $1 and t.revoked_at is null and a.deactivated_at is null"
+        ))
+        .bind(token_hash.to_vec())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let now = now_millis();
+        let last_used: Option<i64> = row.try_get("last_used_at")?;
+        if last_used.is_none_or(|t| now - t > LAST_USED_GRANULARITY_MS) {
+            let token_id: i64 = row.try_get("api_token_id")?;
+            sqlx::query("update api_token set last_used_at = $1 where api_token_id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(&self.write)
+                .await?;
+        }
+        rows::account(&row).map(Some)
+    }
+}

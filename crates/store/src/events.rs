@@ -1,0 +1,277 @@
+//! The global event log.
+//!
+//! Every durable event gets an id from `event_counter`, bumped inside the transaction that
+//! caused the event. The counter row is a lock (PostgreSQL row lock; SQLite's single
+//! writer), so ids are handed out in commit order and a rolled-back transaction gives its ids
+//! back: the log has no gaps and "every event after N" read from storage is complete. An
+//! account's stream is the part of the log it may see (its conversations, while it was a
+//! participant, minus staff-only events for contacts, minus messages before its visible
+//! history), so the global id doubles as the account's monotonic event id and resume cursor.
+//!
+//! Writers touch the counter last, so it is held only for the tail of a transaction, and no
+//! two writers can wait on each other in opposite order.
+
+use std::sync::Arc;
+
+use natter_core::ids::{AccountId, ConversationId, EventId};
+use natter_core::protocol::EventPayload;
+use natter_core::time::Millis;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Store, StoreError};
+
+/// Who may see an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    All,
+    /// Internal notes and what happens to them.
+    Staff,
+}
+
+impl Audience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Audience::All => "all",
+            Audience::Staff => "staff",
+        }
+    }
+}
+
+/// An event about to be appended.
+pub(crate) struct Draft {
+    pub payload: EventPayload,
+    pub audience: Audience,
+    /// The seq of the message concerned, for `since_joined` participants.
+    pub message_seq: Option<i64>,
+    /// Also deliver to this account even though it is no longer a member (the one who left).
+    pub also: Option<AccountId>,
+}
+
+impl Draft {
+    pub fn new(payload: EventPayload) -> Self {
+        Self {
+            payload,
+            audience: Audience::All,
+            message_seq: None,
+            also: None,
+        }
+    }
+}
+
+/// A member of a conversation, as needed to decide who receives an event.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub account_id: AccountId,
+    pub is_staff: bool,
+    pub history_from_seq: i64,
+}
+
+/// A committed event with the accounts that must receive it live.
+#[derive(Debug, Clone)]
+pub struct CommittedEvent {
+    pub id: EventId,
+    pub at: Millis,
+    pub conversation_id: ConversationId,
+    /// The payload's JSON, serialised once for every recipient.
+    pub payload: Arc<str>,
+    pub recipients: Vec<AccountId>,
+}
+
+/// The result of a write together with the events it committed, in id order.
+#[derive(Debug)]
+pub struct Committed<T> {
+    pub value: T,
+    pub events: Vec<CommittedEvent>,
+}
+
+/// A stored event read back for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: EventId,
+    pub at: Millis,
+    pub payload: String,
+}
+
+/// The state of the log: the newest id and the newest pruned id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub last_event_id: EventId,
+    /// Cursors below this were pruned; a client holding one must resync.
+    pub pruned_through: EventId,
+}
+
+/// Active members of a conversation (inside the writing transaction, so the recipient list
+/// matches the committed state).
+pub(crate) async fn members(
+    tx: &mut Transaction<'static, Any>,
+    conversation_id: ConversationId,
+) -> Result<Vec<Member>, StoreError> {
+    let rows = sqlx::query(
+        "select p.account_id, a.kind, p.history_from_seq
+         from participant p join account a on a.account_id = p.account_id
+         where p.conversation_id = $1 and p.left_at is null",
+    )
+    .bind(conversation_id.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Member {
+                account_id: AccountId(row.try_get("account_id")?),
+                is_staff: row.try_get::<String, _>("kind")? == "staff",
+                history_from_seq: row.try_get("history_from_seq")?,
+            })
+        })
+        .collect()
+}
+
+/// Takes `count` ids from the counter; returns the first. Call it as late in the transaction
+/// as possible (see the module docs).
+pub(crate) async fn reserve(
+    tx: &mut Transaction<'static, Any>,
+    count: usize,
+) -> Result<i64, StoreError> {
+    let count = i64::try_from(count).map_err(|_| StoreError::Corrupt("event count".into()))?;
+    let last: i64 = sqlx::query_scalar(
+        "update event_counter set last_event_id = last_event_id + $1
+         where singleton = 1 returning last_event_id",
+    )
+    .bind(count)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(last - count + 1)
+}
+
+/// Appends `drafts` with ids from `first` on and computes each one's recipients among
+/// `members`.
+pub(crate) async fn append(
+    tx: &mut Transaction<'static, Any>,
+    first: i64,
+    at: Millis,
+    members: &[Member],
+    drafts: Vec<Draft>,
+) -> Result<Vec<CommittedEvent>, StoreError> {
+    let mut out = Vec::with_capacity(drafts.len());
+    for (offset, draft) in (0..).zip(drafts) {
+        let id = first + offset;
+        let conversation_id = draft.payload.conversation_id();
+        let payload = serde_json::to_string(&draft.payload)
+            .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+        sqlx::query(
+            "insert into event (event_id, conversation_id, audience, message_seq, payload, created_at)
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(conversation_id.0)
+        .bind(draft.audience.as_str())
+        .bind(draft.message_seq)
+        .bind(payload.as_str())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        let mut recipients: Vec<AccountId> = members
+            .iter()
+            .filter(|m| draft.audience == Audience::All || m.is_staff)
+            .filter(|m| {
+                draft
+                    .message_seq
+                    .is_none_or(|seq| seq >= m.history_from_seq)
+            })
+            .map(|m| m.account_id)
+            .collect();
+        if let Some(extra) = draft.also
+            && !recipients.contains(&extra)
+        {
+            recipients.push(extra);
+        }
+        out.push(CommittedEvent {
+            id: EventId(id),
+            at,
+            conversation_id,
+            payload: payload.into(),
+            recipients,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// The newest event id and the pruning floor.
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        let row = sqlx::query(
+            "select last_event_id, pruned_through from event_counter where singleton = 1",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(Head {
+            last_event_id: EventId(row.try_get("last_event_id")?),
+            pruned_through: EventId(row.try_get("pruned_through")?),
+        })
+    }
+
+    /// Events after `after` that `account` may see, oldest first, at most `limit`. The same
+    /// rules as the live recipient computation in [`append`]: the account's conversations,
+    /// from the event it joined with through the event it left with, staff-only events only
+    /// for staff, and nothing about messages before its visible history.
+    pub async fn events_after(
+        &self,
+        account: AccountId,
+        is_staff: bool,
+        after: EventId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "select e.event_id, e.created_at, e.payload
+             from participant p
+             join event e on e.conversation_id = p.conversation_id
+             where p.account_id = $1
+               and e.event_id > $2
+               and e.event_id >= p.joined_event_id
+               and (p.left_event_id is null or e.event_id <= p.left_event_id)
+               and (e.audience = 'all' or $3 = 1)
+               and (e.message_seq is null or e.message_seq >= p.history_from_seq)
+             order by e.event_id
+             limit $4",
+        )
+        .bind(account.0)
+        .bind(after.0)
+        .bind(i64::from(is_staff))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EventRecord {
+                    id: EventId(row.try_get("event_id")?),
+                    at: row.try_get("created_at")?,
+                    payload: row.try_get("payload")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes events created before `before` and raises the pruning floor; returns how many
+    /// were deleted. Clients whose cursor falls below the floor are told to resync.
+    pub async fn prune_events(&self, before: Millis) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let through: Option<i64> =
+            sqlx::query_scalar("select max(event_id) from event where created_at < $1")
+                .bind(before)
+                .fetch_one(&mut *tx)
+                .await?;
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        let deleted = sqlx::query("delete from event where event_id <= $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("update event_counter set pruned_through = $1 where singleton = 1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,191 @@
+//! natter's storage layer.
+//!
+//! One [`Store`] serves both backends through sqlx's `Any` driver: the schema is kept to
+//! integers, text and bytes (timestamps are integer milliseconds, JSON is text), so the same
+//! SQL runs on SQLite and PostgreSQL and one conformance suite (`tests/conformance.rs`)
+//! proves it on each. Migrations are kept per backend because DDL differs (identity
+//! columns, `bytea`). See `docs/architecture.md` for why this beats two copies of every
+//! query.
+//!
+//! Writes that produce events append them to the global event log in the same transaction
+//! (see [`events`]) and return them with their recipients, so the caller can fan them out
+//! after commit.
+
+mod accounts;
+mod conversations;
+mod error;
+pub mod events;
+mod messages;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use accounts::{NewContact, NewStaff};
+pub use conversations::{ConversationPage, NewConversation, NewParticipant};
+pub use error::StoreError;
+pub use events::{Committed, CommittedEvent, EventRecord, Head};
+pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Pooled connections (readers, on SQLite).
+    pub max_connections: u32,
+    /// How long a caller waits for a pooled connection before `Unavailable`.
+    pub acquire_timeout: Duration,
+    /// SQLite `synchronous`: `full` or `normal`.
+    pub sqlite_synchronous: String,
+}
+
+/// The storage handle. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// Connections used for writing. On SQLite this pool has exactly one connection: SQLite
+    /// allows one writer at a time, and queueing writers on the pool (instead of letting them
+    /// race for the file lock) avoids `SQLITE_BUSY` and keeps event ids in commit order.
+    write: AnyPool,
+    /// Connections used for reading. On SQLite these are separate connections, which WAL
+    /// lets read while the writer writes; on PostgreSQL it is the same pool as `write`.
+    read: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating, for SQLite) the database. Does not run migrations.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if options.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(&options.url);
+                let synchronous = if options.sqlite_synchronous == "normal" {
+                    "pragma synchronous = normal"
+                } else {
+                    "pragma synchronous = full"
+                };
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(options.acquire_timeout)
+                        .after_connect(move |conn, _meta| {
+                            Box::pin(async move {
+                                conn.execute("pragma journal_mode = wal").await?;
+                                conn.execute(synchronous).await?;
+                                conn.execute("pragma busy_timeout = 5000").await?;
+                                conn.execute("pragma foreign_keys = on").await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let connect = AnyConnectOptions::from_str(&url)?;
+                // The writer connects first so that it creates the file and switches it to WAL
+                // before any reader opens it.
+                let write = pool(1).connect_with(connect.clone()).await?;
+                let read = pool(options.max_connections.max(1))
+                    .connect_with(connect)
+                    .await?;
+                Ok(Self {
+                    write,
+                    read,
+                    backend,
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect(&options.url)
+                    .await?;
+                Ok(Self {
+                    write: pool.clone(),
+                    read: pool,
+                    backend,
+                })
+            }
+        }
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.write).await.map_err(|e| {
+            tracing::error!(error = %e, "migration failed");
+            StoreError::Database(sqlx::Error::Migrate(Box::new(e)))
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("select 1").execute(&self.read).await.is_ok()
+    }
+
+    /// Closes every connection (used on shutdown so SQLite checkpoints cleanly).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    /// Returns the named deployment secret, creating it from `generate` the first time. Every
+    /// node of a cluster reads the same value.
+    pub async fn secret(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let fresh = generate();
+        sqlx::query(
+            "insert into server_secret (name, value, created_at) values ($1, $2, $3)
+             on conflict (name) do nothing",
+        )
+        .bind(name)
+        .bind(fresh)
+        .bind(natter_core::time::now_millis())
+        .execute(&self.write)
+        .await?;
+        let value: Vec<u8> = sqlx::query_scalar("select value from server_secret where name = $1")
+            .bind(name)
+            .fetch_one(&self.write)
+            .await?;
+        Ok(value)
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(self.write.begin().await?)
+    }
+}
+
+/// sqlx wants `sqlite://path?mode=rwc` to create a missing file.
+fn sqlite_url(url: &str) -> String {
+    if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}

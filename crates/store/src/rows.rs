@@ -1,0 +1,135 @@
+//! Row → domain record mapping. Column lists live next to the mapping that reads them so the
+//! two cannot drift apart.
+
+use natter_core::ids::{AccountId, ConversationId, MessageId, WorkspaceId};
+use natter_core::model::{
+    Account, AccountKind, Conversation, ConversationKind, ConversationStatus, IdentityState,
+    Message, MessageFormat, MessageKind, Participant, ParticipantRole, StaffRole, Visibility,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::StoreError;
+
+macro_rules! account_columns {
+    () => {
+        "account_id, workspace_id, kind, role, identity, \
+     external_id, name, email, created_at"
+    };
+}
+pub(crate) use account_columns;
+
+/// `account_columns!` for queries that join `account` as `a`.
+macro_rules! a_account_columns {
+    () => {
+        "a.account_id, a.workspace_id, a.kind, a.role, \
+     a.identity, a.external_id, a.name, a.email, a.created_at"
+    };
+}
+pub(crate) use a_account_columns;
+
+macro_rules! conversation_columns {
+    () => {
+        "c.conversation_id, c.workspace_id, c.kind, \
+     c.status, c.subject, c.listing, c.last_seq, c.last_activity_at, c.created_at, c.updated_at"
+    };
+}
+pub(crate) use conversation_columns;
+
+macro_rules! participant_columns {
+    () => {
+        "p.conversation_id, p.account_id, p.role, \
+     p.visibility, p.history_from_seq, p.joined_at, p.left_at, p.read_seq, p.delivered_seq"
+    };
+}
+pub(crate) use participant_columns;
+
+macro_rules! message_columns {
+    () => {
+        "m.message_id, m.conversation_id, m.seq, m.sender_id, \
+     m.kind, m.format, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted_at"
+    };
+}
+pub(crate) use message_columns;
+
+fn text_enum<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{column} = {text:?}")))
+}
+
+fn optional_enum<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| parse(&t).ok_or_else(|| StoreError::Corrupt(format!("{column} = {t:?}"))))
+        .transpose()
+}
+
+pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        id: AccountId(row.try_get("account_id")?),
+        workspace_id: WorkspaceId(row.try_get("workspace_id")?),
+        kind: text_enum(row, "kind", AccountKind::parse)?,
+        role: optional_enum(row, "role", StaffRole::parse)?,
+        identity: optional_enum(row, "identity", IdentityState::parse)?,
+        external_id: row.try_get("external_id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation, StoreError> {
+    let listing: Option<String> = row.try_get("listing")?;
+    let listing = listing
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("listing: {e}")))?;
+    Ok(Conversation {
+        id: ConversationId(row.try_get("conversation_id")?),
+        workspace_id: WorkspaceId(row.try_get("workspace_id")?),
+        kind: text_enum(row, "kind", ConversationKind::parse)?,
+        status: text_enum(row, "status", ConversationStatus::parse)?,
+        subject: row.try_get("subject")?,
+        listing,
+        last_seq: row.try_get("last_seq")?,
+        last_activity_at: row.try_get("last_activity_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Reads participant columns. Queries that join `conversation` can select both column lists
+/// at once: the only shared column, `conversation_id`, holds the same value in each.
+pub(crate) fn participant(row: &AnyRow) -> Result<Participant, StoreError> {
+    Ok(Participant {
+        conversation_id: ConversationId(row.try_get("conversation_id")?),
+        account_id: AccountId(row.try_get("account_id")?),
+        role: text_enum(row, "role", ParticipantRole::parse)?,
+        visibility: text_enum(row, "visibility", Visibility::parse)?,
+        history_from_seq: row.try_get("history_from_seq")?,
+        joined_at: row.try_get("joined_at")?,
+        left_at: row.try_get("left_at")?,
+        read_seq: row.try_get("read_seq")?,
+        delivered_seq: row.try_get("delivered_seq")?,
+    })
+}
+
+pub(crate) fn message(row: &AnyRow) -> Result<Message, StoreError> {
+    Ok(Message {
+        id: MessageId(row.try_get("message_id")?),
+        conversation_id: ConversationId(row.try_get("conversation_id")?),
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get::<Option<i64>, _>("sender_id")?.map(AccountId),
+        kind: text_enum(row, "kind", MessageKind::parse)?,
+        format: text_enum(row, "format", MessageFormat::parse)?,
+        body: row.try_get("body")?,
+        client_msg_id: row.try_get("client_msg_id")?,
+        created_at: row.try_get("created_at")?,
+        edited_at: row.try_get("edited_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        reactions: Vec::new(),
+    })
+}
