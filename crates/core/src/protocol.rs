@@ -13,6 +13,24 @@ use crate::time::Millis;
 /// The protocol version this server speaks. A `hello` asking for another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// WebSocket close codes natter uses. 1000–1011 are the standard ones; 4000–4999 are ours.
+pub mod close {
+    /// The server is shutting down or restarting: reconnect (to any node) and resume.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame was larger than `limits.ws_frame_bytes`.
+    pub const TOO_BIG: u16 = 1009;
+    /// The `hello` token was missing, invalid or expired. Do not retry with the same token.
+    pub const UNAUTHENTICATED: u16 = 4001;
+    /// The first frame was not a valid `hello`, or it did not come in time.
+    pub const HELLO_REQUIRED: u16 = 4002;
+    /// The client asked for a protocol version this server does not speak.
+    pub const UNSUPPORTED_VERSION: u16 = 4003;
+    /// The client did not keep up with its events; reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// Nothing (not even a pong) was heard from the client for `realtime.idle_timeout_secs`.
+    pub const IDLE_TIMEOUT: u16 = 4009;
+}
+
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

@@ -145,6 +145,20 @@ impl Store {
         }
     }
 
+    /// Active staff accounts with this email, in any workspace (for the command line).
+    pub async fn staff_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "select ",
+            account_columns!(),
+            " from account where kind = 'staff' and email = $1 and deactivated_at is null
+             order by workspace_id"
+        ))
+        .bind(email)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(rows::account).collect()
+    }
+
     /// Stores a new API token (only its hash) for a staff account.
     pub async fn create_api_token(
         &self,

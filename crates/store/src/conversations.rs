@@ -11,7 +11,10 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::error::not_found;
 use crate::events::{self, Draft};
-use crate::rows::{self, conversation_columns, participant_columns};
+use crate::rows::{
+    self, conversation_columns, participant_columns, returning_conversation_columns,
+    returning_participant_columns,
+};
 use crate::{Committed, Store, StoreError};
 
 /// A participant to add.
@@ -93,7 +96,7 @@ pub(crate) async fn join_in_tx(
         Visibility::SinceJoined => conversation.last_seq + 1,
     };
     let row = sqlx::query(concat!(
-        "insert into participant as p
+        "insert into participant
              (conversation_id, account_id, role, visibility, history_from_seq, joined_event_id,
               joined_at)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -103,7 +106,7 @@ pub(crate) async fn join_in_tx(
              joined_event_id = excluded.joined_event_id, left_event_id = null,
              joined_at = excluded.joined_at, left_at = null
          returning ",
-        participant_columns!()
+        returning_participant_columns!()
     ))
     .bind(conversation.id.0)
     .bind(new.account_id.0)
@@ -153,12 +156,12 @@ impl Store {
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("listing: {e}")))?;
         let row = sqlx::query(concat!(
-            "insert into conversation as c
+            "insert into conversation
                  (workspace_id, kind, status, subject, listing, last_activity_at, created_at,
                   updated_at)
              values ($1, $2, 'open', $3, $4, $5, $5, $5)
              returning ",
-            conversation_columns!()
+            returning_conversation_columns!()
         ))
         .bind(new.workspace_id.0)
         .bind(new.kind.as_str())
@@ -321,10 +324,10 @@ impl Store {
         let status = status.unwrap_or(current.status);
         let subject = subject.unwrap_or(current.subject);
         let row = sqlx::query(concat!(
-            "update conversation as c set status = $1, subject = $2, updated_at = $3
-             where c.conversation_id = $4
+            "update conversation set status = $1, subject = $2, updated_at = $3
+             where conversation_id = $4
              returning ",
-            conversation_columns!()
+            returning_conversation_columns!()
         ))
         .bind(status.as_str())
         .bind(subject)

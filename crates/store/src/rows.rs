@@ -36,6 +36,24 @@ macro_rules! conversation_columns {
 }
 pub(crate) use conversation_columns;
 
+/// `conversation_columns!` unqualified, for `returning` (SQLite does not accept aliases there).
+macro_rules! returning_conversation_columns {
+    () => {
+        "conversation_id, workspace_id, kind, status, subject, listing, last_seq, \
+         last_activity_at, created_at, updated_at"
+    };
+}
+pub(crate) use returning_conversation_columns;
+
+/// `participant_columns!` unqualified, for `returning`.
+macro_rules! returning_participant_columns {
+    () => {
+        "conversation_id, account_id, role, visibility, history_from_seq, joined_at, left_at, \
+         read_seq, delivered_seq"
+    };
+}
+pub(crate) use returning_participant_columns;
+
 macro_rules! participant_columns {
     () => {
         "p.conversation_id, p.account_id, p.role, \

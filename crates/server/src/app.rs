@@ -1,0 +1,734 @@
+//! The domain layer between the edges (HTTP handlers, the real-time gateway, the CLI) and
+//! storage. Each operation validates its input and authorizes through
+//! `natter_core::policy` (the `check_*` half), then writes through the store and publishes
+//! the committed events to their recipients (the `do_*` half). Handlers never touch SQL and
+//! never choose recipients.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use natter_core::config::Config;
+use natter_core::ids::{AccountId, ConversationId, MessageId};
+use natter_core::model::{
+    Account, Conversation, ConversationKind, ConversationStatus, Message, MessageFormat,
+    MessageKind, Participant, ParticipantRole, StaffRole, Visibility,
+};
+use natter_core::protocol::ServerFrame;
+use natter_core::time::now_millis;
+use natter_core::{Error, ErrorCode, policy};
+use natter_realtime::{Hub, Outbound, event_frame};
+use natter_store::{
+    Committed, CommittedEvent, ConversationPage, Cursor, HistoryQuery, NewContact, NewConversation,
+    NewMessage, NewParticipant, NewStaff, PostOutcome, Store, StoreError,
+};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{self, Credential};
+
+/// Shared state of a running node.
+pub struct App {
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub config: Arc<Config>,
+    /// Key for contact tokens, loaded once at start from the database.
+    contact_key: Vec<u8>,
+    /// Held from the start of a write until its events are queued, so this node publishes
+    /// events in id order. Storage already serialises event-producing writes (the counter
+    /// row), so this costs no concurrency that storage would have allowed.
+    publish_order: tokio::sync::Mutex<()>,
+    /// Cancelled when the node shuts down; long-lived connections watch it.
+    pub shutdown: CancellationToken,
+    /// Tracks long-lived connections so shutdown can wait for them to close.
+    pub connections: TaskTracker,
+}
+
+/// A conversation to create (validated input).
+pub struct CreateConversation {
+    pub kind: ConversationKind,
+    pub subject: Option<String>,
+    pub listing: Option<serde_json::Value>,
+    pub participants: Vec<(AccountId, ParticipantRole, Visibility)>,
+}
+
+/// A message to post (unvalidated input from either edge).
+pub struct PostMessage {
+    pub conversation_id: ConversationId,
+    pub client_msg_id: Option<String>,
+    pub kind: Option<MessageKind>,
+    pub format: Option<MessageFormat>,
+    pub body: String,
+}
+
+impl App {
+    /// Builds the node state; loads (or creates) the deployment's signing key.
+    pub async fn new(store: Store, config: Config) -> anyhow::Result<Arc<Self>> {
+        let contact_key = store
+            .secret("contact_token_key", auth::new_key)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the contact token key: {e}"))?;
+        Ok(Arc::new(Self {
+            store,
+            hub: Hub::new(),
+            config: Arc::new(config),
+            contact_key,
+            publish_order: tokio::sync::Mutex::new(()),
+            shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+        }))
+    }
+
+    /// Maps a storage failure to the error shown at the edge, logging what is not shown.
+    pub fn public_error(e: StoreError) -> Error {
+        match e {
+            StoreError::Domain(e) => e,
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                other.public()
+            }
+        }
+    }
+
+    /// Runs a write and publishes the events it committed, in order, before the next write
+    /// on this node may publish.
+    async fn commit<T>(
+        &self,
+        write: impl Future<Output = Result<Committed<T>, StoreError>>,
+    ) -> Result<T, Error> {
+        let _order = self.publish_order.lock().await;
+        let committed = write.await.map_err(Self::public_error)?;
+        self.publish(&committed.events);
+        Ok(committed.value)
+    }
+
+    fn publish(&self, events: &[CommittedEvent]) {
+        for event in events {
+            let frame = event_frame(event.id, event.at, &event.payload);
+            self.hub.publish(
+                &event.recipients,
+                &Outbound::Event {
+                    id: event.id,
+                    frame,
+                },
+            );
+        }
+    }
+
+    // ----- identity -------------------------------------------------------------------
+
+    /// Resolves a bearer token to an active account.
+    pub async fn authenticate(&self, token: &str) -> Result<Account, Error> {
+        let refused = || Error::new(ErrorCode::Unauthenticated, "invalid or revoked token");
+        match auth::classify(token)? {
+            Credential::Staff(token) => self
+                .store
+                .account_by_token_hash(&auth::hash_token(token))
+                .await
+                .map_err(Self::public_error)?
+                .ok_or_else(refused),
+            Credential::Contact(token) => {
+                let now_secs = now_millis() / 1000;
+                let (workspace, id) =
+                    auth::verify_contact_token(&self.contact_key, token, now_secs)?;
+                match self.store.account(id).await.map_err(Self::public_error)? {
+                    Some(a) if a.workspace_id == workspace && !a.is_staff() => Ok(a),
+                    _ => Err(refused()),
+                }
+            }
+        }
+    }
+
+    /// Creates a workspace with its owner and a first API token (used by the CLI and the
+    /// first start). Returns the owner and the token, which is shown once.
+    pub async fn bootstrap_workspace(
+        &self,
+        name: &str,
+        owner_email: &str,
+    ) -> Result<(Account, String), Error> {
+        check_text("name", name, 200)?;
+        check_email(owner_email)?;
+        let workspace = self
+            .store
+            .create_workspace(name)
+            .await
+            .map_err(Self::public_error)?;
+        let owner = self
+            .store
+            .create_staff(&NewStaff {
+                workspace_id: workspace,
+                email: owner_email.to_string(),
+                name: None,
+                role: StaffRole::Owner,
+            })
+            .await
+            .map_err(Self::public_error)?;
+        let token = self.issue_api_token(owner.id, "first admin token").await?;
+        Ok((owner, token))
+    }
+
+    async fn issue_api_token(&self, account: AccountId, name: &str) -> Result<String, Error> {
+        let token = auth::new_api_token();
+        self.store
+            .create_api_token(account, name, &auth::hash_token(&token))
+            .await
+            .map_err(Self::public_error)?;
+        Ok(token)
+    }
+
+    /// Creates a staff account. Owners and admins may; only an owner may create an owner.
+    pub async fn create_staff(
+        &self,
+        actor: &Account,
+        email: &str,
+        name: Option<String>,
+        role: StaffRole,
+    ) -> Result<Account, Error> {
+        check_admin(actor)?;
+        if role == StaffRole::Owner && actor.role != Some(StaffRole::Owner) {
+            return Err(Error::forbidden("only an owner can create another owner"));
+        }
+        check_email(email)?;
+        if let Some(name) = &name {
+            check_text("name", name, 200)?;
+        }
+        self.store
+            .create_staff(&NewStaff {
+                workspace_id: actor.workspace_id,
+                email: email.to_string(),
+                name,
+                role,
+            })
+            .await
+            .map_err(Self::public_error)
+    }
+
+    /// Issues an API token for a staff account: one's own, or anyone's for owners/admins.
+    pub async fn create_api_token(
+        &self,
+        actor: &Account,
+        target: AccountId,
+        name: &str,
+    ) -> Result<String, Error> {
+        check_text("name", name, 200)?;
+        if target != actor.id {
+            check_admin(actor)?;
+        } else if !actor.is_staff() {
+            return Err(Error::forbidden("only staff accounts have API tokens"));
+        }
+        let account = self
+            .store
+            .account_in(actor.workspace_id, target)
+            .await
+            .map_err(Self::public_error)?;
+        if !account.is_staff() {
+            return Err(Error::invalid("API tokens are for staff accounts"));
+        }
+        self.issue_api_token(account.id, name).await
+    }
+
+    /// Creates or updates a contact (staff only: the host platform's backend).
+    pub async fn upsert_contact(
+        &self,
+        actor: &Account,
+        external_id: Option<String>,
+        name: Option<String>,
+        email: Option<String>,
+    ) -> Result<Account, Error> {
+        check_staff(actor)?;
+        if let Some(id) = &external_id {
+            check_text("external_id", id, 200)?;
+        }
+        if let Some(name) = &name {
+            check_text("name", name, 200)?;
+        }
+        if let Some(email) = &email {
+            check_email(email)?;
+        }
+        self.store
+            .upsert_contact(&NewContact {
+                workspace_id: actor.workspace_id,
+                external_id,
+                name,
+                email,
+            })
+            .await
+            .map_err(Self::public_error)
+    }
+
+    /// Mints a contact token (staff only). Returns the token and its expiry (ms).
+    pub async fn mint_contact_token(
+        &self,
+        actor: &Account,
+        contact: AccountId,
+    ) -> Result<(String, i64), Error> {
+        check_staff(actor)?;
+        let account = self
+            .store
+            .account_in(actor.workspace_id, contact)
+            .await
+            .map_err(Self::public_error)?;
+        if account.is_staff() {
+            return Err(Error::invalid("contact tokens are for contacts"));
+        }
+        let ttl = i64::try_from(self.config.auth.contact_token_ttl_secs).unwrap_or(i64::MAX);
+        let expires_at = (now_millis() / 1000).saturating_add(ttl);
+        let token = auth::mint_contact_token(
+            &self.contact_key,
+            account.workspace_id,
+            account.id,
+            expires_at,
+        )?;
+        Ok((token, expires_at.saturating_mul(1000)))
+    }
+
+    // ----- conversations ----------------------------------------------------------------
+
+    pub async fn create_conversation(
+        &self,
+        actor: &Account,
+        input: CreateConversation,
+    ) -> Result<(Conversation, Vec<Participant>), Error> {
+        let limits = &self.config.limits;
+        if let Some(subject) = &input.subject {
+            check_text("subject", subject, limits.subject_bytes)?;
+        }
+        if let Some(listing) = &input.listing {
+            check_listing(listing, limits.listing_bytes)?;
+        }
+        let mut participants = input.participants;
+        // A contact opening a chat need not list itself.
+        if !actor.is_staff() && participants.is_empty() {
+            participants.push((actor.id, ParticipantRole::Customer, Visibility::Full));
+        }
+        if participants.is_empty() {
+            return Err(Error::invalid(
+                "a conversation needs at least one participant",
+            ));
+        }
+        if participants.len() > limits.participants_per_conversation as usize {
+            return Err(Error::new(ErrorCode::TooLarge, "too many participants"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !participants.iter().all(|(id, _, _)| seen.insert(*id)) {
+            return Err(Error::invalid("a participant is listed twice"));
+        }
+        let roles: Vec<_> = participants
+            .iter()
+            .map(|(id, role, _)| (*id, *role))
+            .collect();
+        policy::may_create(actor, input.kind, &roles)?;
+        let new = NewConversation {
+            workspace_id: actor.workspace_id,
+            kind: input.kind,
+            subject: input.subject,
+            listing: input.listing,
+            participants: participants
+                .into_iter()
+                .map(|(account_id, role, visibility)| NewParticipant {
+                    account_id,
+                    role,
+                    visibility,
+                })
+                .collect(),
+        };
+        self.commit(self.store.create_conversation(&new)).await
+    }
+
+    /// A conversation the actor may read, with its active participants.
+    pub async fn conversation(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+    ) -> Result<(Conversation, Option<Participant>), Error> {
+        let (conversation, participant) = self
+            .store
+            .conversation(actor.workspace_id, id, actor.id)
+            .await
+            .map_err(Self::public_error)?;
+        if !policy::may_read(actor, participant.as_ref()) {
+            // Not "forbidden": a non-participant must not learn that the conversation exists.
+            return Err(Error::not_found("conversation"));
+        }
+        Ok((conversation, participant))
+    }
+
+    pub async fn participants(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+    ) -> Result<(Conversation, Vec<Participant>), Error> {
+        let (conversation, _) = self.conversation(actor, id).await?;
+        let participants = self
+            .store
+            .participants(id)
+            .await
+            .map_err(Self::public_error)?;
+        Ok((conversation, participants))
+    }
+
+    pub async fn list_conversations(
+        &self,
+        actor: &Account,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<ConversationPage, Error> {
+        let limit = self.check_limit(limit)?;
+        if cursor.is_some_and(|c| c.len() > 64) {
+            return Err(Error::invalid("cursor is not one this server returned"));
+        }
+        self.store
+            .list_conversations(actor, cursor, limit)
+            .await
+            .map_err(Self::public_error)
+    }
+
+    pub async fn update_conversation(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        status: Option<ConversationStatus>,
+        subject: Option<Option<String>>,
+    ) -> Result<Conversation, Error> {
+        policy::may_manage(actor)?;
+        if let Some(Some(subject)) = &subject {
+            check_text("subject", subject, self.config.limits.subject_bytes)?;
+        }
+        self.commit(
+            self.store
+                .update_conversation(actor.workspace_id, id, status, subject),
+        )
+        .await
+    }
+
+    pub async fn add_participant(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        account: AccountId,
+        role: ParticipantRole,
+        visibility: Visibility,
+    ) -> Result<Participant, Error> {
+        policy::may_manage(actor)?;
+        let new = NewParticipant {
+            account_id: account,
+            role,
+            visibility,
+        };
+        let max = self.config.limits.participants_per_conversation;
+        self.commit(
+            self.store
+                .add_participant(actor.workspace_id, id, &new, max),
+        )
+        .await
+    }
+
+    /// Removes a participant: staff may remove anyone; anyone may leave.
+    pub async fn remove_participant(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        account: AccountId,
+    ) -> Result<(), Error> {
+        if account != actor.id {
+            policy::may_manage(actor)?;
+        } else {
+            self.conversation(actor, id).await?;
+        }
+        self.commit(
+            self.store
+                .remove_participant(actor.workspace_id, id, account),
+        )
+        .await
+    }
+
+    // ----- messages ---------------------------------------------------------------------
+
+    pub async fn post_message(
+        &self,
+        actor: &Account,
+        input: PostMessage,
+    ) -> Result<PostOutcome, Error> {
+        let limits = &self.config.limits;
+        let kind = input.kind.unwrap_or(MessageKind::Text);
+        policy::may_post_kind(actor, kind)?;
+        check_body(&input.body, limits.message_body_bytes)?;
+        if let Some(id) = &input.client_msg_id {
+            check_client_msg_id(id, limits.client_msg_id_bytes)?;
+        }
+        let new = NewMessage {
+            conversation_id: input.conversation_id,
+            client_msg_id: input.client_msg_id,
+            kind,
+            format: input.format.unwrap_or(MessageFormat::Plain),
+            body: input.body,
+        };
+        self.commit(self.store.post_message(actor, &new)).await
+    }
+
+    pub async fn history(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Message>, Error> {
+        let limit = self.check_limit(limit)?;
+        if before.is_some() && after.is_some() {
+            return Err(Error::invalid("give before or after, not both"));
+        }
+        let (_, participant) = self.conversation(actor, id).await?;
+        let query = HistoryQuery {
+            before,
+            after,
+            limit,
+        };
+        self.store
+            .history(actor, participant.as_ref(), id, query)
+            .await
+            .map_err(Self::public_error)
+    }
+
+    pub async fn edit_message(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        message: MessageId,
+        body: &str,
+    ) -> Result<Message, Error> {
+        check_body(body, self.config.limits.message_body_bytes)?;
+        self.commit(self.store.edit_message(actor, id, message, body))
+            .await
+    }
+
+    pub async fn delete_message(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        message: MessageId,
+    ) -> Result<(), Error> {
+        self.commit(self.store.delete_message(actor, id, message))
+            .await
+    }
+
+    pub async fn react(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        message: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Result<(), Error> {
+        check_emoji(emoji)?;
+        let max = self.config.limits.reactions_per_message;
+        self.commit(self.store.react(actor, id, message, emoji, add, max))
+            .await
+    }
+
+    /// Moves the actor's read or delivered cursor; returns where it now stands.
+    pub async fn move_cursor(
+        &self,
+        actor: &Account,
+        id: ConversationId,
+        cursor: Cursor,
+        seq: i64,
+    ) -> Result<i64, Error> {
+        self.commit(self.store.move_cursor(actor, id, cursor, seq))
+            .await
+    }
+
+    /// Forwards a typing indicator to the conversation's other members, at most once per
+    /// throttle window per account and conversation. Never stored.
+    pub async fn typing(&self, actor: &Account, id: ConversationId) -> Result<(), Error> {
+        let throttle = Duration::from_millis(self.config.realtime.typing_throttle_ms);
+        if !self.hub.allow_typing(actor.id, id, throttle) {
+            return Ok(());
+        }
+        let (_, participant) = self.conversation(actor, id).await?;
+        if participant.is_none_or(|p| p.left_at.is_some()) {
+            return Err(Error::forbidden(
+                "only participants can type in a conversation",
+            ));
+        }
+        let members = self
+            .store
+            .participants(id)
+            .await
+            .map_err(Self::public_error)?;
+        let recipients: Vec<AccountId> = members
+            .iter()
+            .map(|p| p.account_id)
+            .filter(|a| *a != actor.id)
+            .collect();
+        let frame = ServerFrame::Typing {
+            conversation_id: id,
+            account_id: actor.id,
+        };
+        let json = serde_json::to_vec(&frame).map_err(|_| Error::internal())?;
+        self.hub
+            .publish(&recipients, &Outbound::Ephemeral(json.into()));
+        Ok(())
+    }
+
+    fn check_limit(&self, limit: Option<u32>) -> Result<u32, Error> {
+        let max = self.config.limits.page_max;
+        match limit {
+            None => Ok(max.min(50)),
+            Some(0) => Err(Error::invalid("limit must be at least 1")),
+            Some(n) if n > max => Err(Error::invalid(format!("limit must be at most {max}"))),
+            Some(n) => Ok(n),
+        }
+    }
+
+    /// Deletes events past the retention window (run periodically).
+    pub async fn prune_events(&self) -> Result<u64, Error> {
+        let hours = i64::try_from(self.config.realtime.event_retention_hours).unwrap_or(i64::MAX);
+        let cutoff = now_millis().saturating_sub(hours.saturating_mul(3_600_000));
+        self.store
+            .prune_events(cutoff)
+            .await
+            .map_err(Self::public_error)
+    }
+}
+
+// ----- checks ------------------------------------------------------------------------------
+
+fn check_staff(actor: &Account) -> Result<(), Error> {
+    if actor.is_staff() {
+        Ok(())
+    } else {
+        Err(Error::forbidden("only staff can do this"))
+    }
+}
+
+fn check_admin(actor: &Account) -> Result<(), Error> {
+    match actor.role {
+        Some(StaffRole::Owner | StaffRole::Admin) => Ok(()),
+        _ => Err(Error::forbidden("only owners and admins can do this")),
+    }
+}
+
+fn too_large(field: &str, max: usize) -> Error {
+    Error::new(
+        ErrorCode::TooLarge,
+        format!("{field} is longer than {max} bytes"),
+    )
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    if value.len() > max {
+        return Err(too_large(field, max));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_body(body: &str, max: usize) -> Result<(), Error> {
+    if body.trim().is_empty() {
+        return Err(Error::invalid("body must not be empty"));
+    }
+    if body.len() > max {
+        return Err(too_large("body", max));
+    }
+    // Newlines and tabs are content; other control characters are not.
+    if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid("body must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_client_msg_id(id: &str, max: usize) -> Result<(), Error> {
+    if id.is_empty() || id.len() > max {
+        return Err(Error::invalid(format!(
+            "client_msg_id must be 1 to {max} bytes"
+        )));
+    }
+    if !id.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(Error::invalid("client_msg_id must be printable ASCII"));
+    }
+    Ok(())
+}
+
+fn check_emoji(emoji: &str) -> Result<(), Error> {
+    // An emoji with modifiers and joiners (a family, a flag) can take ~30 bytes; 64 leaves
+    // room without letting reactions become messages.
+    if emoji.is_empty() || emoji.len() > 64 {
+        return Err(Error::invalid("emoji must be 1 to 64 bytes"));
+    }
+    if emoji.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(
+            "emoji must not contain spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_email(email: &str) -> Result<(), Error> {
+    check_text("email", email, 254)?;
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !email.contains(' ') =>
+        {
+            Ok(())
+        }
+        _ => Err(Error::invalid("email is not an email address")),
+    }
+}
+
+fn check_listing(listing: &serde_json::Value, max: usize) -> Result<(), Error> {
+    if !listing.is_object() {
+        return Err(Error::invalid("listing must be a JSON object"));
+    }
+    let size = serde_json::to_string(listing)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
+    if size > max {
+        return Err(too_large("listing", max));
+    }
+    Ok(())
+}
+
+/// The workspace a node bootstraps on first start when the database is empty.
+pub const FIRST_WORKSPACE: &str = "My workspace";
+pub const FIRST_OWNER_EMAIL: &str = "admin@localhost";
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_body_of_only_whitespace_or_with_control_characters_is_refused() {
+        assert!(check_body("  \n", 100).is_err());
+        assert!(check_body("hi\u{7}", 100).is_err());
+        assert!(check_body("line one\nline two\t!", 100).is_ok());
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_too_large() {
+        let err = check_body(&"x".repeat(101), 100).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn emoji_and_client_msg_ids_are_bounded() {
+        assert!(check_emoji("👍").is_ok());
+        assert!(check_emoji("👨‍👩‍👧‍👦").is_ok());
+        assert!(check_emoji("a b").is_err());
+        assert!(check_emoji(&"x".repeat(65)).is_err());
+        assert!(check_client_msg_id("c-1", 64).is_ok());
+        assert!(check_client_msg_id("has space", 64).is_err());
+        assert!(check_client_msg_id(&"x".repeat(65), 64).is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! The WebSocket transport.
+//!
+//! One task per connection, one `select!` loop: inbound frames, outbound events, the
+//! heartbeat and shutdown. Outbound frames ready at the same time are written as one batch
+//! and flushed once. Handling an inbound frame (e.g. a send waiting for its commit) pauses
+//! reading, which is the backpressure a client gets; events keep queueing meanwhile, bounded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::SinkExt;
+use natter_core::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame, close};
+use natter_core::{Error, ErrorCode};
+use natter_realtime::Outbound;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::feed::Feed;
+use super::{error_frame, handle_frame, parse_frame, to_json};
+use crate::app::App;
+
+/// Outbound frames written per flush at most, so one busy connection cannot hog its task.
+const WRITE_BATCH: usize = 64;
+
+/// Upgrades to a WebSocket with small buffers: an idle connection should cost a few KB.
+pub async fn upgrade(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+    let frame_limit = app.config.limits.ws_frame_bytes;
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(frame_limit.saturating_mul(WRITE_BATCH).max(1 << 20))
+        // The transport refuses frames well past our limit; between the two, we close with
+        // 1009 ourselves so the client learns why.
+        .max_message_size(frame_limit.saturating_mul(2))
+        .max_frame_size(frame_limit.saturating_mul(2))
+        .on_upgrade(move |socket| async move {
+            let _tracked = app.connections.token();
+            run(app, socket).await;
+        })
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
+    socket
+        .send(Message::Text(Utf8Bytes::from(to_json(frame))))
+        .await
+        .is_ok()
+}
+
+async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    // The peer may be gone already; nothing more to do then.
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Waits for the `hello` frame and authenticates it.
+async fn hello(
+    app: &App,
+    socket: &mut WebSocket,
+) -> Result<(natter_core::model::Account, Option<natter_core::EventId>), (u16, &'static str)> {
+    let limit = app.config.limits.ws_frame_bytes;
+    let wait = Duration::from_secs(app.config.realtime.hello_timeout_secs);
+    let text = loop {
+        match tokio::time::timeout(wait, socket.recv()).await {
+            Err(_) => return Err((close::HELLO_REQUIRED, "hello_timeout")),
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => {
+                return Err((close::GOING_AWAY, "closed"));
+            }
+            Ok(Some(Ok(Message::Text(text)))) if text.len() > limit => {
+                return Err((close::TOO_BIG, "too_large"));
+            }
+            Ok(Some(Ok(Message::Text(text)))) => break text,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                return Err((close::HELLO_REQUIRED, "hello_required"));
+            }
+        }
+    };
+    match parse_frame(&text) {
+        Ok(ClientFrame::Hello {
+            token,
+            last_event_id,
+            v,
+        }) => {
+            if v.is_some_and(|v| v != PROTOCOL_VERSION) {
+                return Err((close::UNSUPPORTED_VERSION, "unsupported_version"));
+            }
+            match app.authenticate(&token).await {
+                Ok(account) => Ok((account, last_event_id)),
+                Err(e) if e.code == ErrorCode::Unauthenticated => {
+                    Err((close::UNAUTHENTICATED, "unauthenticated"))
+                }
+                Err(_) => Err((close::GOING_AWAY, "unavailable")),
+            }
+        }
+        _ => Err((close::HELLO_REQUIRED, "hello_required")),
+    }
+}
+
+async fn run(app: Arc<App>, mut socket: WebSocket) {
+    let (account, last_event_id) = match hello(&app, &mut socket).await {
+        Ok(hello) => hello,
+        Err((code, reason)) => return close_with(socket, code, reason).await,
+    };
+    let (mut feed, opening) = match Feed::open(&app, account, last_event_id).await {
+        Ok(opened) => opened,
+        Err(_) => return close_with(socket, close::GOING_AWAY, "unavailable").await,
+    };
+    if !send_frame(&mut socket, &opening.ready).await {
+        return;
+    }
+    if let Some(resync) = &opening.resync
+        && !send_frame(&mut socket, resync).await
+    {
+        return;
+    }
+
+    let heartbeat = Duration::from_secs(app.config.realtime.heartbeat_secs);
+    let idle_timeout = Duration::from_secs(app.config.realtime.idle_timeout_secs);
+    let frame_limit = app.config.limits.ws_frame_bytes;
+    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+
+    loop {
+        tokio::select! {
+            biased;
+            () = app.shutdown.cancelled() => {
+                return close_with(socket, close::GOING_AWAY, "server_shutdown").await;
+            }
+            inbound = socket.recv() => {
+                let text = match inbound {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        last_heard = Instant::now();
+                        continue;
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        last_heard = Instant::now();
+                        let error = Error::new(ErrorCode::MalformedRequest,
+                            "binary frames are not supported; send JSON text");
+                        if !send_frame(&mut socket, &error_frame(None, error)).await {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                last_heard = Instant::now();
+                if text.len() > frame_limit {
+                    return close_with(socket, close::TOO_BIG, "too_large").await;
+                }
+                let answer = match parse_frame(&text) {
+                    Ok(frame) => handle_frame(&app, feed.account(), frame).await,
+                    Err(bad) => Some(error_frame(bad.req, bad.error)),
+                };
+                if let Some(answer) = answer
+                    && !send_frame(&mut socket, &answer).await
+                {
+                    return;
+                }
+            }
+            outbound = feed.next(&app) => {
+                match outbound {
+                    Ok(Some(item)) => {
+                        if !write_batch(&mut socket, &mut feed, item).await {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        return close_with(socket, close::SLOW_CONSUMER, "slow_consumer").await;
+                    }
+                    Err(_) => {
+                        return close_with(socket, close::GOING_AWAY, "unavailable").await;
+                    }
+                }
+            }
+            _ = ticker.tick() => {
+                if last_heard.elapsed() >= idle_timeout {
+                    return close_with(socket, close::IDLE_TIMEOUT, "idle_timeout").await;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Writes `first` and whatever else is ready (up to [`WRITE_BATCH`]), then flushes once.
+async fn write_batch(socket: &mut WebSocket, feed: &mut Feed, first: Outbound) -> bool {
+    let mut item = Some(first);
+    let mut written = 0;
+    while let Some(next) = item.take() {
+        let bytes = match next {
+            Outbound::Event { frame, .. } | Outbound::Ephemeral(frame) => frame,
+        };
+        let Ok(text) = Utf8Bytes::try_from(bytes) else {
+            tracing::error!("a queued frame is not UTF-8");
+            return false;
+        };
+        if socket.feed(Message::Text(text)).await.is_err() {
+            return false;
+        }
+        written += 1;
+        if written < WRITE_BATCH {
+            item = feed.try_next();
+        }
+    }
+    socket.flush().await.is_ok()
+}

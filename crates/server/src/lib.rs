@@ -1,0 +1,178 @@
+//! The natter server: HTTP API, real-time gateway and the node's lifecycle. The `natter`
+//! binary (`main.rs`) is a thin command line over [`serve`], [`migrate`] and the admin
+//! commands.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod gateway;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use natter_core::config::Config;
+use natter_store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+
+/// How long shutdown waits for open connections to close before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often expired events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Opens the configured database (creating the data directory for SQLite).
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir))?;
+    let options = StoreOptions {
+        url: config.database_url(),
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+        sqlite_synchronous: config.database.sqlite_synchronous.clone(),
+    };
+    Store::connect(&options)
+        .await
+        .with_context(|| "connecting to the database")
+}
+
+/// Runs migrations and exits (`natter migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    store.migrate().await.context("running migrations")?;
+    store.close().await;
+    Ok(())
+}
+
+/// Runs a node until SIGINT/SIGTERM, then shuts down gracefully: stop accepting, let
+/// in-flight requests (and their commits) finish, close WebSockets with 1001 "going away"
+/// so clients reconnect elsewhere, and close the database.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    store.migrate().await.context("running migrations")?;
+    let data_dir = config.data_dir.clone();
+    let listen = config.listen.clone();
+    let app = App::new(store, config).await?;
+    bootstrap(&app, Path::new(&data_dir)).await?;
+
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    // Stdout carries what a person (or a test harness) needs; logs go to stderr.
+    println!("natter listening on http://{addr}");
+    tracing::info!(%addr, backend = ?app.store.backend(), "listening");
+
+    let pruner = tokio::spawn(prune_loop(Arc::clone(&app)));
+    let router = api::router(Arc::clone(&app));
+    let signal_app = Arc::clone(&app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            signal_app.shutdown.cancel();
+        })
+        .await
+        .context("serving HTTP")?;
+
+    pruner.abort();
+    app.connections.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, app.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period");
+    }
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On an empty database, creates the first workspace and prints its owner's API token (and
+/// saves it to `<data_dir>/first-admin-token`, readable by the owner only), so a new
+/// operator can sign in without any other step.
+async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+    if app
+        .store
+        .count_workspaces()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        > 0
+    {
+        return Ok(());
+    }
+    let (owner, token) = app
+        .bootstrap_workspace(app::FIRST_WORKSPACE, app::FIRST_OWNER_EMAIL)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first workspace: {}", e.message))?;
+    let path = data_dir.join("first-admin-token");
+    write_private(&path, &token)?;
+    println!(
+        "first start: created workspace {:?} with owner {} (account {})",
+        app::FIRST_WORKSPACE,
+        app::FIRST_OWNER_EMAIL,
+        owner.id
+    );
+    println!(
+        "first admin API token (also in {}): {token}",
+        path.display()
+    );
+    Ok(())
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{contents}")?;
+    Ok(())
+}
+
+async fn prune_loop(app: Arc<App>) {
+    let mut ticker = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticker.tick().await;
+        match app.prune_events().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "pruned expired events"),
+            Err(e) => tracing::warn!(error = %e.message, "pruning events failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
