@@ -147,6 +147,10 @@ impl Default for AuthConfig {
     }
 }
 
+/// `NATTER_*` variables that are not settings: the configuration file's path, the log
+/// filter. (`NATTER_TEST_*` variables belong to the test suite and are ignored too.)
+const NOT_SETTINGS: &[&str] = &["NATTER_CONFIG", "NATTER_LOG"];
+
 /// A configuration problem, reported before the server starts.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -177,6 +181,9 @@ impl Config {
             let Some(key) = name.strip_prefix("NATTER_") else {
                 continue;
             };
+            if NOT_SETTINGS.contains(&name.as_str()) || key.starts_with("TEST_") {
+                continue;
+            }
             apply_env(&mut tree, &name, &key.to_ascii_lowercase(), &value)?;
         }
         let config: Config = tree
@@ -289,6 +296,7 @@ mod tests {
             vars(&[
                 ("NATTER_DATABASE_URL", "postgres://db/natter"),
                 ("NATTER_LIMITS_MESSAGE_BODY_BYTES", "200"),
+                ("NATTER_LOG", "debug"),
                 ("HOME", "/root"),
             ]),
         )

@@ -58,6 +58,9 @@ enum Admin {
         #[arg(long, default_value = "command line")]
         name: String,
     },
+    /// Delete durable events older than realtime.event_retention_hours now (a node also
+    /// does this hourly); prints JSON with how many were deleted.
+    PruneEvents,
 }
 
 fn load_config(cli: &Cli, listen: Option<&String>) -> anyhow::Result<Config> {
@@ -138,6 +141,13 @@ async fn admin(config: Config, command: Admin) -> anyhow::Result<()> {
                 "account_id": account.id,
                 "token": token,
             })
+        }
+        Admin::PruneEvents => {
+            let deleted = app
+                .prune_events()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            serde_json::json!({ "deleted": deleted })
         }
     };
     println!("{output}");

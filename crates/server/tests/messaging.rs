@@ -1,0 +1,610 @@
+//! End-to-end behaviour of the messaging core through the real binary, over real sockets,
+//! on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, Client, Server, created_bodies};
+use serde_json::json;
+
+/// A support conversation between a contact and the admin; returns (server, contact token,
+/// contact id, conversation id).
+async fn support_chat(backend: Backend) -> (Server, String, i64, i64) {
+    let server = Server::start(backend).await;
+    let admin = server.admin();
+    let me = admin.me().await;
+    let (contact, contact_token) = admin.contact("ann").await;
+    let conversation = admin
+        .conversation("support", &[(contact, "customer"), (me, "agent")])
+        .await;
+    (server, contact_token, contact, conversation)
+}
+
+both_backends!(
+    two_participants_exchange_messages_in_real_time,
+    two_participants_exchange_messages_in_real_time
+);
+async fn two_participants_exchange_messages_in_real_time(backend: Backend) {
+    let (server, contact_token, contact, conversation) = support_chat(backend).await;
+    let mut agent = Client::connect(&server, &server.token, None).await;
+    let mut customer = Client::connect(&server, &contact_token, None).await;
+
+    let ack = customer
+        .send_message(conversation, "hello, is anyone there?", "c1")
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(ack["seq"], 1);
+    assert_eq!(ack["duplicate"], false);
+
+    let event = agent.next_event("message_created").await;
+    assert_eq!(event["data"]["message"]["body"], "hello, is anyone there?");
+    assert_eq!(event["data"]["message"]["sender_id"], contact);
+
+    // The sender gets its own message as an event too (for its other devices).
+    let own = customer.next_event("message_created").await;
+    assert_eq!(own["data"]["message"]["seq"], 1);
+
+    let ack = agent
+        .send_message(conversation, "Hi Ann, how can I help?", "a1")
+        .await;
+    assert_eq!(ack["seq"], 2);
+    let event = customer.next_event("message_created").await;
+    assert_eq!(event["data"]["message"]["body"], "Hi Ann, how can I help?");
+
+    // Read receipts reach the other side.
+    customer
+        .send_json(json!({"type": "read", "ref": "r1", "conversation_id": conversation, "seq": 2}))
+        .await;
+    assert_eq!(customer.next_of("ok").await["ref"], "r1");
+    let read = agent.next_event("read").await;
+    assert_eq!(read["data"]["account_id"], contact);
+    assert_eq!(read["data"]["seq"], 2);
+
+    let history = server.admin().bodies(conversation).await;
+    assert_eq!(
+        history,
+        ["hello, is anyone there?", "Hi Ann, how can I help?"]
+    );
+}
+
+both_backends!(
+    a_client_that_disconnects_mid_stream_resumes_with_nothing_lost_or_repeated,
+    a_client_that_disconnects_mid_stream_resumes_with_nothing_lost_or_repeated
+);
+async fn a_client_that_disconnects_mid_stream_resumes_with_nothing_lost_or_repeated(
+    backend: Backend,
+) {
+    let (server, contact_token, _, conversation) = support_chat(backend).await;
+    let admin = server.admin();
+    let mut customer = Client::connect(&server, &contact_token, None).await;
+
+    // The sender posts 60 messages; the customer processes some, then drops the connection
+    // while the rest are still arriving.
+    let sender = tokio::spawn({
+        let api = server.admin();
+        async move {
+            for i in 0..60 {
+                let (status, body) = api
+                    .post(
+                        &format!("/v1/conversations/{conversation}/messages"),
+                        json!({"body": format!("m{i}"), "client_msg_id": format!("m{i}")}),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{body}");
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 15 {
+        let event = customer.next_event("message_created").await;
+        seen.push(
+            event["data"]["message"]["body"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let cursor = customer.cursor;
+    drop(customer);
+    sender.await.unwrap();
+
+    let mut resumed = Client::connect(&server, &contact_token, cursor).await;
+    assert_eq!(resumed.ready["resumed"], true);
+    while seen.len() < 60 {
+        let event = resumed.next_event("message_created").await;
+        seen.push(
+            event["data"]["message"]["body"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let expected: Vec<String> = (0..60).map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected, "every message exactly once, in order");
+    // And nothing more after the catch-up: no duplicates trailing behind.
+    let extra = resumed.drain(Duration::from_millis(300)).await;
+    assert!(
+        created_bodies(&extra).is_empty(),
+        "unexpected extra events: {extra:?}"
+    );
+    assert_eq!(admin.bodies(conversation).await, expected);
+}
+
+both_backends!(
+    every_acknowledged_message_survives_a_sigkill,
+    every_acknowledged_message_survives_a_sigkill
+);
+async fn every_acknowledged_message_survives_a_sigkill(backend: Backend) {
+    let (mut server, contact_token, _, conversation) = support_chat(backend).await;
+    let mut customer = Client::connect(&server, &contact_token, None).await;
+    let mut acked = Vec::new();
+    for i in 0..40 {
+        let id = format!("k{i}");
+        let ack = customer.send_message(conversation, &id, &id).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+        acked.push(id);
+    }
+    let cursor = customer.cursor;
+    server.kill();
+    server.restart();
+
+    assert_eq!(server.admin().bodies(conversation).await, acked);
+    // A client resuming against the restarted server gets the same stream position back.
+    let resumed = Client::connect(&server, &contact_token, cursor).await;
+    assert_eq!(resumed.ready["resumed"], true);
+    // Retrying an acknowledged send after the crash stores nothing new.
+    let mut customer = resumed;
+    let ack = customer.send_message(conversation, "k39", "k39").await;
+    assert_eq!(ack["duplicate"], true, "{ack}");
+    assert_eq!(server.admin().bodies(conversation).await.len(), 40);
+}
+
+both_backends!(
+    a_retried_client_msg_id_is_stored_once_and_gets_the_original_ack,
+    a_retried_client_msg_id_is_stored_once_and_gets_the_original_ack
+);
+async fn a_retried_client_msg_id_is_stored_once_and_gets_the_original_ack(backend: Backend) {
+    let (server, contact_token, _, conversation) = support_chat(backend).await;
+    let mut customer = Client::connect(&server, &contact_token, None).await;
+    let first = customer.send_message(conversation, "once", "same-id").await;
+    let second = customer.send_message(conversation, "once", "same-id").await;
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(first["message_id"], second["message_id"]);
+    assert_eq!(first["seq"], second["seq"]);
+    // Over REST too.
+    let contact_api = server.api(&contact_token);
+    let (status, body) = contact_api
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"body": "once", "client_msg_id": "same-id"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["message"]["id"], first["message_id"]);
+    assert_eq!(server.admin().bodies(conversation).await, ["once"]);
+}
+
+both_backends!(
+    a_non_participant_can_neither_read_nor_write_nor_hear_a_conversation,
+    a_non_participant_can_neither_read_nor_write_nor_hear_a_conversation
+);
+async fn a_non_participant_can_neither_read_nor_write_nor_hear_a_conversation(backend: Backend) {
+    let (server, _, _, conversation) = support_chat(backend).await;
+    let admin = server.admin();
+    let (_, outsider_token) = admin.contact("mallory").await;
+    let outsider = server.api(&outsider_token);
+
+    for path in [
+        format!("/v1/conversations/{conversation}"),
+        format!("/v1/conversations/{conversation}/messages"),
+    ] {
+        let (status, body) = outsider.get(&path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["code"], "not_found");
+    }
+    let (status, _) = outsider
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"body": "let me in"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = outsider
+        .post(
+            &format!("/v1/conversations/{conversation}/read"),
+            json!({"seq": 1}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Subscribed from before the message, resuming from 0: still nothing of it arrives.
+    let mut spy = Client::connect(&server, &outsider_token, Some(0)).await;
+    let refused = spy.send_message(conversation, "hello?", "x1").await;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["code"], "not_found");
+    let (status, _) = admin
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"body": "private"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let frames = spy.drain(Duration::from_millis(500)).await;
+    assert!(
+        frames.iter().all(|f| f["type"] != "event"),
+        "the outsider received {frames:?}"
+    );
+    let (_, list) = outsider.get("/v1/conversations").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+both_backends!(
+    an_internal_note_never_reaches_a_contact,
+    an_internal_note_never_reaches_a_contact
+);
+async fn an_internal_note_never_reaches_a_contact(backend: Backend) {
+    let (server, contact_token, _, conversation) = support_chat(backend).await;
+    let mut customer = Client::connect(&server, &contact_token, None).await;
+    let mut agent = Client::connect(&server, &server.token, None).await;
+    let start = customer.cursor;
+
+    agent
+        .send_json(
+            json!({"type": "send", "ref": "n", "conversation_id": conversation,
+                          "kind": "note", "body": "VIP customer, be nice"}),
+        )
+        .await;
+    assert_eq!(agent.next_of("ack").await["ref"], "n");
+    agent.send_message(conversation, "public reply", "p").await;
+
+    // Live: the customer's next message event is the public one.
+    let event = customer.next_event("message_created").await;
+    assert_eq!(event["data"]["message"]["body"], "public reply");
+    // Replay: resuming from before both, only the public one comes back.
+    let mut replay = Client::connect(&server, &contact_token, start).await;
+    let replayed = replay.drain(Duration::from_millis(500)).await;
+    assert_eq!(created_bodies(&replayed), ["public reply"]);
+    // History: the contact sees no note; staff see both.
+    assert_eq!(
+        server.api(&contact_token).bodies(conversation).await,
+        ["public reply"]
+    );
+    assert_eq!(
+        server.admin().bodies(conversation).await,
+        ["VIP customer, be nice", "public reply"]
+    );
+    // A contact cannot write a note.
+    customer
+        .send_json(
+            json!({"type": "send", "ref": "cn", "conversation_id": conversation,
+                          "kind": "note", "body": "sneaky"}),
+        )
+        .await;
+    let error = customer.next_of("error").await;
+    assert_eq!(error["code"], "forbidden");
+}
+
+both_backends!(
+    malformed_frames_get_stable_error_codes_and_the_connection_stays_up,
+    malformed_frames_get_stable_error_codes_and_the_connection_stays_up
+);
+async fn malformed_frames_get_stable_error_codes_and_the_connection_stays_up(backend: Backend) {
+    let (server, contact_token, _, conversation) = support_chat(backend).await;
+    let mut client = Client::connect(&server, &contact_token, None).await;
+    let cases = [
+        ("{not json", "malformed_request"),
+        (r#"{"type":"teleport","ref":"t"}"#, "unknown_frame"),
+        (
+            r#"{"type":"send","ref":"s","conversation_id":"x","body":1}"#,
+            "malformed_request",
+        ),
+        (r#"{"type":"hello","token":"again"}"#, "malformed_request"),
+    ];
+    for (text, code) in cases {
+        client.send_text(text).await;
+        let error = client.next_of("error").await;
+        assert_eq!(error["code"], code, "{text}");
+    }
+    // Validation errors keep the request's ref.
+    let empty = client.send_message(conversation, "   ", "blank").await;
+    assert_eq!(empty["code"], "invalid_field");
+    let big = "x".repeat(16 * 1024 + 1);
+    let too_big = client.send_message(conversation, &big, "big").await;
+    assert_eq!(too_big["code"], "too_large");
+    // Still up, and nothing was stored by the refused frames.
+    client.send_json(json!({"type": "ping", "ref": "p"})).await;
+    assert_eq!(client.next_of("pong").await["ref"], "p");
+    assert!(server.admin().bodies(conversation).await.is_empty());
+
+    // A frame over the frame limit closes the socket with 1009.
+    client.send_text(&"y".repeat(70 * 1024)).await;
+    assert_eq!(client.closed().await, 1009);
+}
+
+both_backends!(
+    bad_credentials_close_the_socket_with_4001,
+    bad_credentials_close_the_socket_with_4001
+);
+async fn bad_credentials_close_the_socket_with_4001(backend: Backend) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (server, contact_token, _, _) = support_chat(backend).await;
+    // A forged contact token: a valid one with its last signature character changed.
+    let mut forged = contact_token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    for token in ["nat_not-a-real-token", forged.as_str(), "garbage"] {
+        let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .unwrap();
+        let hello = json!({"type": "hello", "token": token});
+        socket
+            .send(Message::Text(hello.to_string().into()))
+            .await
+            .unwrap();
+        let mut client = Client {
+            socket,
+            cursor: None,
+            ready: serde_json::Value::Null,
+        };
+        assert_eq!(client.closed().await, 4001, "{token}");
+    }
+    // A first frame that is not hello closes with 4002.
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .unwrap();
+    let mut client = Client {
+        socket,
+        cursor: None,
+        ready: serde_json::Value::Null,
+    };
+    assert_eq!(client.closed().await, 4002);
+    // REST: no token, a bad token.
+    let (status, body) = server.api("nat_nope").get("/v1/conversations").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+}
+
+both_backends!(
+    a_cursor_the_server_no_longer_keeps_gets_resync,
+    a_cursor_the_server_no_longer_keeps_gets_resync
+);
+async fn a_cursor_the_server_no_longer_keeps_gets_resync(backend: Backend) {
+    let server =
+        Server::start_with(backend, &[("NATTER_REALTIME_EVENT_RETENTION_HOURS", "0")]).await;
+    let admin = server.admin();
+    let me = admin.me().await;
+    let (contact, contact_token) = admin.contact("ann").await;
+    let conversation = admin
+        .conversation("support", &[(contact, "customer"), (me, "agent")])
+        .await;
+    admin
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"body": "old news"}),
+        )
+        .await;
+    // Pruning with zero retention drops every event so far.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let pruned = server.run_cli(&["admin", "prune-events"]);
+    assert!(pruned.contains("\"deleted\""), "{pruned}");
+    let mut client = Client::connect(&server, &contact_token, Some(1)).await;
+    assert_eq!(client.ready["resumed"], false);
+    let resync = client.next_of("resync").await;
+    assert_eq!(resync["head_event_id"], client.ready["head_event_id"]);
+    // A cursor from the future is refused the same way.
+    let mut client = Client::connect(&server, &contact_token, Some(1_000_000)).await;
+    client.next_of("resync").await;
+    // After a resync the connection carries on live.
+    admin
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"body": "fresh"}),
+        )
+        .await;
+    let event = client.next_event("message_created").await;
+    assert_eq!(event["data"]["message"]["body"], "fresh");
+}
+
+both_backends!(
+    sigterm_closes_websockets_with_going_away_and_exits_cleanly,
+    sigterm_closes_websockets_with_going_away_and_exits_cleanly
+);
+async fn sigterm_closes_websockets_with_going_away_and_exits_cleanly(backend: Backend) {
+    let (mut server, contact_token, _, _) = support_chat(backend).await;
+    let mut client = Client::connect(&server, &contact_token, None).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.terminate();
+        (server, status)
+    });
+    assert_eq!(client.closed().await, 1001);
+    let (_server, status) = status.await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+both_backends!(
+    the_sse_fallback_carries_the_same_events_and_resumes_with_last_event_id,
+    the_sse_fallback_carries_the_same_events_and_resumes_with_last_event_id
+);
+async fn the_sse_fallback_carries_the_same_events_and_resumes_with_last_event_id(backend: Backend) {
+    let (server, contact_token, _, conversation) = support_chat(backend).await;
+    let admin = server.admin();
+    for body in ["one", "two"] {
+        admin
+            .post(
+                &format!("/v1/conversations/{conversation}/messages"),
+                json!({"body": body}),
+            )
+            .await;
+    }
+    let http = reqwest::Client::new();
+    // Frames sent over POST are answered like WebSocket frames.
+    let answer: serde_json::Value = http
+        .post(format!("{}/v1/frames", server.base))
+        .bearer_auth(&contact_token)
+        .body(
+            json!({"type": "send", "ref": "s1", "conversation_id": conversation,
+                   "client_msg_id": "sse-1", "body": "three"})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["type"], "ack", "{answer}");
+    assert_eq!(answer["seq"], 3);
+
+    // From the start, then resuming after the first message's event.
+    let all = sse_messages(&server, &contact_token, 0, 3).await;
+    let bodies: Vec<&str> = all.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies, ["one", "two", "three"]);
+    let later = sse_messages(&server, &contact_token, all[0].0, 2).await;
+    let bodies: Vec<&str> = later.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies, ["two", "three"]);
+}
+
+/// Opens `/v1/events` as a browser `EventSource` would (token in the query, cursor in
+/// `Last-Event-ID`) and returns the first `count` message events as (SSE id, body).
+async fn sse_messages(server: &Server, token: &str, last: i64, count: usize) -> Vec<(i64, String)> {
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/v1/events?access_token={token}", server.base))
+        .header("Last-Event-ID", last.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    let mut out = Vec::new();
+    while out.len() < count {
+        let chunk = tokio::time::timeout(common::WAIT, response.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let id = block
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(|v| v.parse::<i64>().unwrap());
+            for data in block.lines().filter_map(|l| l.strip_prefix("data: ")) {
+                let frame: serde_json::Value = serde_json::from_str(data).unwrap();
+                if frame["data"]["type"] == "message_created" {
+                    // The SSE id is the event id, so EventSource resumes by itself.
+                    assert_eq!(id, frame["id"].as_i64());
+                    let body = frame["data"]["message"]["body"].as_str().unwrap();
+                    out.push((id.unwrap(), body.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+both_backends!(
+    typing_reaches_the_other_participants_throttled_and_is_never_stored,
+    typing_reaches_the_other_participants_throttled_and_is_never_stored
+);
+async fn typing_reaches_the_other_participants_throttled_and_is_never_stored(backend: Backend) {
+    let (server, contact_token, contact, conversation) = support_chat(backend).await;
+    let mut agent = Client::connect(&server, &server.token, None).await;
+    let mut customer = Client::connect(&server, &contact_token, None).await;
+    let start = agent.cursor;
+    for _ in 0..5 {
+        customer
+            .send_json(json!({"type": "typing", "conversation_id": conversation}))
+            .await;
+    }
+    let frames = agent.drain(Duration::from_millis(500)).await;
+    let typing: Vec<_> = frames.iter().filter(|f| f["type"] == "typing").collect();
+    assert_eq!(typing.len(), 1, "throttled to one: {frames:?}");
+    assert_eq!(typing[0]["account_id"], contact);
+    // The typist does not hear itself, and nothing durable was written.
+    let own = customer.drain(Duration::from_millis(200)).await;
+    assert!(own.iter().all(|f| f["type"] != "typing"), "{own:?}");
+    let mut replay = Client::connect(&server, &server.token, start).await;
+    assert!(replay.drain(Duration::from_millis(300)).await.is_empty());
+}
+
+both_backends!(
+    a_slow_consumer_is_disconnected_without_delaying_others_and_resumes_without_loss,
+    a_slow_consumer_is_disconnected_without_delaying_others_and_resumes_without_loss
+);
+async fn a_slow_consumer_is_disconnected_without_delaying_others_and_resumes_without_loss(
+    backend: Backend,
+) {
+    let server = Server::start_with(backend, &[("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "8")]).await;
+    let admin = server.admin();
+    let me = admin.me().await;
+    let (slow_id, slow_token) = admin.contact("slow").await;
+    let (fast_id, fast_token) = admin.contact("fast").await;
+    let conversation = admin
+        .conversation(
+            "direct",
+            &[(slow_id, "buyer"), (fast_id, "seller"), (me, "agent")],
+        )
+        .await;
+    let slow = Client::connect(&server, &slow_token, None).await;
+    let start = slow.cursor;
+    let mut fast = Client::connect(&server, &fast_token, None).await;
+    // The slow client reads nothing while ~8 MB of messages are sent: the kernel buffers
+    // fill, then its queue, and the server drops it. The fast client keeps up throughout.
+    let body = "z".repeat(16 * 1024 - 8);
+    let total = 500;
+    for i in 0..total {
+        let (status, _) = admin
+            .post(
+                &format!("/v1/conversations/{conversation}/messages"),
+                json!({"body": format!("{i}:{body}")}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let event = fast.next_event("message_created").await;
+        assert_eq!(event["data"]["message"]["seq"], i + 1);
+    }
+    let mut slow = slow;
+    let mut received = Vec::new();
+    let code = loop {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        match tokio::time::timeout(common::WAIT, slow.socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(text))) => {
+                let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if frame["data"]["type"] == "message_created" {
+                    slow.cursor = frame["id"].as_i64();
+                    received.push(frame["data"]["message"]["seq"].as_i64().unwrap());
+                }
+            }
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 4008);
+    assert!(
+        received.len() < total as usize,
+        "the slow client was not cut off"
+    );
+    let mut resumed = Client::connect(&server, &slow_token, slow.cursor.or(start)).await;
+    while received.len() < total as usize {
+        let event = resumed.next_event("message_created").await;
+        received.push(event["data"]["message"]["seq"].as_i64().unwrap());
+    }
+    let expected: Vec<i64> = (1..=total).collect();
+    assert_eq!(received, expected);
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Makes sure the services the test suite talks to are running: PostgreSQL on 127.0.0.1:5432.
+# On the project's machines it is installed and usually running; on a fresh Debian machine
+# this installs and starts it. Prints the PostgreSQL URL the tests should use.
+set -euo pipefail
+
+log() { echo "ensure-services: $*" >&2; }
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        log "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        apt_updated=1
+    fi
+    log "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+if [ -n "${NATTER_TEST_POSTGRES_URL:-}" ]; then
+    echo "$NATTER_TEST_POSTGRES_URL"
+    exit 0
+fi
+
+installed_here=0
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    apt_install postgresql
+    installed_here=1
+fi
+if ! pg_ready; then
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    log "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+    for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+fi
+pg_ready || { log "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
+
+# The project's machines trust local connections. A PostgreSQL installed just now asks for a
+# password instead: give the postgres role a test password and use it.
+if psql -h 127.0.0.1 -U postgres -d postgres -w -Atc 'select 1' >/dev/null 2>&1; then
+    echo "postgres://postgres@127.0.0.1:5432/postgres"
+else
+    if [ "$installed_here" = 1 ] || su postgres -c "psql -Atc 'select 1'" >/dev/null 2>&1; then
+        su postgres -c "psql -qc \"alter role postgres password 'natter-test'\"" >&2
+        echo "postgres://postgres:natter-test@127.0.0.1:5432/postgres"
+    else
+        log "cannot log in to PostgreSQL as postgres; set NATTER_TEST_POSTGRES_URL"
+        exit 1
+    fi
+fi
