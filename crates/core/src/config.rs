@@ -15,6 +15,7 @@ pub struct Config {
     /// `text` (for people) or `json` (for log collectors).
     pub log_format: String,
     pub database: DatabaseConfig,
+    pub redis: RedisConfig,
     pub limits: LimitsConfig,
     pub realtime: RealtimeConfig,
     pub auth: AuthConfig,
@@ -33,6 +34,14 @@ pub struct DatabaseConfig {
     /// SQLite `synchronous` setting: `full` (an acknowledged message survives power loss) or
     /// `normal` (survives a process crash, faster).
     pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/` to run as one node of a cluster (cross-node fan-out, the shared
+    /// typing throttle). Empty: a single node, everything in process.
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +84,11 @@ pub struct RealtimeConfig {
     pub event_retention_hours: u64,
     /// Events replayed per storage read while a client catches up.
     pub replay_batch: u32,
+    /// How long a node waits for a missing event (announced late or never, e.g. by a node
+    /// that died) before reading it from storage.
+    pub gap_timeout_ms: u64,
+    /// How often a node checks the event log for events nobody announced (Redis down).
+    pub catch_up_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +105,7 @@ impl Default for Config {
             data_dir: "./data".into(),
             log_format: "text".into(),
             database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
             limits: LimitsConfig::default(),
             realtime: RealtimeConfig::default(),
             auth: AuthConfig::default(),
@@ -135,6 +150,8 @@ impl Default for RealtimeConfig {
             typing_throttle_ms: 2000,
             event_retention_hours: 24 * 7,
             replay_batch: 500,
+            gap_timeout_ms: 200,
+            catch_up_poll_ms: 500,
         }
     }
 }
@@ -214,6 +231,20 @@ impl Config {
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
             return invalid("database.url must start with sqlite:// or postgres://");
+        }
+        if !(self.redis.url.is_empty()
+            || self.redis.url.starts_with("redis://")
+            || self.redis.url.starts_with("rediss://"))
+        {
+            return invalid("redis.url must start with redis:// or rediss://");
+        }
+        if !self.redis.url.is_empty() && url.starts_with("sqlite:") {
+            return invalid("cluster mode (redis.url) needs PostgreSQL: SQLite serves one node");
+        }
+        if self.realtime.gap_timeout_ms == 0 || self.realtime.catch_up_poll_ms == 0 {
+            return invalid(
+                "realtime.gap_timeout_ms and realtime.catch_up_poll_ms must be positive",
+            );
         }
         if self.limits.message_body_bytes == 0
             || self.limits.ws_frame_bytes < self.limits.message_body_bytes

@@ -199,7 +199,7 @@ pub struct Message {
     /// Position in the conversation, from 1, without gaps across kinds (a contact does not
     /// see notes, so the `seq` values a contact sees can skip).
     pub seq: i64,
-    /// `None` for system messages.
+    /// `None` for messages natter itself generates.
     pub sender_id: Option<AccountId>,
     pub kind: MessageKind,
     pub format: MessageFormat,

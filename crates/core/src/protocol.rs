@@ -60,8 +60,13 @@ pub enum ClientFrame {
         format: Option<MessageFormat>,
         body: String,
     },
-    /// The sender is typing. Ephemeral; the server forwards at most one per ~2 s.
-    Typing { conversation_id: ConversationId },
+    /// The sender is typing. Ephemeral; the server forwards at most one per ~2 s. Answered
+    /// only when refused (`error`).
+    Typing {
+        #[serde(rename = "ref", default)]
+        req: Option<String>,
+        conversation_id: ConversationId,
+    },
     /// Moves the caller's read cursor forward to `seq`.
     Read {
         #[serde(rename = "ref", default)]

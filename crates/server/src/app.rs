@@ -17,10 +17,11 @@ use natter_core::model::{
 use natter_core::protocol::ServerFrame;
 use natter_core::time::now_millis;
 use natter_core::{Error, ErrorCode, policy};
-use natter_realtime::{Hub, Outbound, event_frame};
+use natter_realtime::fanout::FanoutConfig;
+use natter_realtime::{Fanout, Hub};
 use natter_store::{
-    Committed, CommittedEvent, ConversationPage, Cursor, HistoryQuery, NewContact, NewConversation,
-    NewMessage, NewParticipant, NewStaff, PostOutcome, Store, StoreError,
+    Committed, ConversationPage, Cursor, HistoryQuery, NewContact, NewConversation, NewMessage,
+    NewParticipant, NewStaff, PostOutcome, Store, StoreError,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -31,17 +32,19 @@ use crate::auth::{self, Credential};
 pub struct App {
     pub store: Store,
     pub hub: Arc<Hub>,
+    /// Delivers committed events to the hub in id order, from this node and (with Redis)
+    /// from the others.
+    pub fanout: Fanout,
     pub config: Arc<Config>,
     /// Key for contact tokens, loaded once at start from the database.
     contact_key: Vec<u8>,
-    /// Held from the start of a write until its events are queued, so this node publishes
-    /// events in id order. Storage already serialises event-producing writes (the counter
-    /// row), so this costs no concurrency that storage would have allowed.
-    publish_order: tokio::sync::Mutex<()>,
     /// Cancelled when the node shuts down; long-lived connections watch it.
     pub shutdown: CancellationToken,
     /// Tracks long-lived connections so shutdown can wait for them to close.
     pub connections: TaskTracker,
+    /// Renders `/metrics`; `None` if another recorder was installed first (tests in one
+    /// process).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// A conversation to create (validated input).
@@ -62,20 +65,44 @@ pub struct PostMessage {
 }
 
 impl App {
-    /// Builds the node state; loads (or creates) the deployment's signing key.
+    /// Builds the node state: loads (or creates) the deployment's signing key and starts the
+    /// fan-out after the event log's current head.
     pub async fn new(store: Store, config: Config) -> anyhow::Result<Arc<Self>> {
         let contact_key = store
             .secret("contact_token_key", auth::new_key)
             .await
             .map_err(|e| anyhow::anyhow!("loading the contact token key: {e}"))?;
+        let head = store
+            .head()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the event log: {e}"))?;
+        let hub = Hub::new();
+        let shutdown = CancellationToken::new();
+        let realtime = &config.realtime;
+        let fanout_config = FanoutConfig {
+            gap_timeout: Duration::from_millis(realtime.gap_timeout_ms),
+            poll_interval: Duration::from_millis(realtime.catch_up_poll_ms),
+            fill_batch: realtime.replay_batch.max(1),
+        };
+        let redis_url = Some(config.redis.url.as_str()).filter(|u| !u.is_empty());
+        let fanout = Fanout::start(
+            Arc::clone(&hub),
+            store.clone(),
+            head.last_event_id,
+            fanout_config,
+            redis_url,
+            shutdown.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("redis.url: {e}"))?;
         Ok(Arc::new(Self {
             store,
-            hub: Hub::new(),
+            hub,
+            fanout,
             config: Arc::new(config),
             contact_key,
-            publish_order: tokio::sync::Mutex::new(()),
-            shutdown: CancellationToken::new(),
+            shutdown,
             connections: TaskTracker::new(),
+            metrics: crate::api::metrics::install(),
         }))
     }
 
@@ -90,29 +117,16 @@ impl App {
         }
     }
 
-    /// Runs a write and publishes the events it committed, in order, before the next write
-    /// on this node may publish.
+    /// Runs a write and hands the events it committed to the fan-out. Should this future be
+    /// dropped between the commit and the hand-over (a client hung up), the fan-out finds the
+    /// missing ids in storage and delivers them anyway.
     async fn commit<T>(
         &self,
         write: impl Future<Output = Result<Committed<T>, StoreError>>,
     ) -> Result<T, Error> {
-        let _order = self.publish_order.lock().await;
         let committed = write.await.map_err(Self::public_error)?;
-        self.publish(&committed.events);
+        self.fanout.committed(committed.events);
         Ok(committed.value)
-    }
-
-    fn publish(&self, events: &[CommittedEvent]) {
-        for event in events {
-            let frame = event_frame(event.id, event.at, &event.payload);
-            self.hub.publish(
-                &event.recipients,
-                &Outbound::Event {
-                    id: event.id,
-                    frame,
-                },
-            );
-        }
     }
 
     // ----- identity -------------------------------------------------------------------
@@ -463,7 +477,11 @@ impl App {
             format: input.format.unwrap_or(MessageFormat::Plain),
             body: input.body,
         };
-        self.commit(self.store.post_message(actor, &new)).await
+        let outcome = self.commit(self.store.post_message(actor, &new)).await?;
+        if !outcome.duplicate {
+            metrics::counter!("natter_messages_in_total").increment(1);
+        }
+        Ok(outcome)
     }
 
     pub async fn history(
@@ -542,7 +560,7 @@ impl App {
     /// throttle window per account and conversation. Never stored.
     pub async fn typing(&self, actor: &Account, id: ConversationId) -> Result<(), Error> {
         let throttle = Duration::from_millis(self.config.realtime.typing_throttle_ms);
-        if !self.hub.allow_typing(actor.id, id, throttle) {
+        if !self.fanout.allow_typing(actor.id, id, throttle).await {
             return Ok(());
         }
         let (_, participant) = self.conversation(actor, id).await?;
@@ -566,8 +584,7 @@ impl App {
             account_id: actor.id,
         };
         let json = serde_json::to_vec(&frame).map_err(|_| Error::internal())?;
-        self.hub
-            .publish(&recipients, &Outbound::Ephemeral(json.into()));
+        self.fanout.ephemeral(&recipients, json.into());
         Ok(())
     }
 

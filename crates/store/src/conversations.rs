@@ -322,7 +322,14 @@ impl Store {
         let mut tx = self.begin().await?;
         let current = conversation_in_tx(&mut tx, workspace, id).await?;
         let status = status.unwrap_or(current.status);
-        let subject = subject.unwrap_or(current.subject);
+        let subject = subject.unwrap_or_else(|| current.subject.clone());
+        if status == current.status && subject == current.subject {
+            // Nothing changes: no write, no event.
+            return Ok(Committed {
+                value: current,
+                events: vec![],
+            });
+        }
         let row = sqlx::query(concat!(
             "update conversation set status = $1, subject = $2, updated_at = $3
              where conversation_id = $4

@@ -141,6 +141,11 @@ impl Store {
         self.backend
     }
 
+    /// Open and idle connections of the pool used for reads (the only pool on PostgreSQL).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.read.size(), self.read.num_idle())
+    }
+
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         sqlx::query("select 1").execute(&self.read).await.is_ok()

@@ -116,7 +116,8 @@ async fn reactions_in_tx(
 impl Store {
     /// Posts a message. Idempotent on (`sender`, `client_msg_id`): a retry returns the stored
     /// message with `duplicate: true` and emits nothing. A staff member who is not yet a
-    /// participant joins as an agent first (the support desk's "reply from the queue").
+    /// participant joins as an agent first (the support desk's "reply from the queue"),
+    /// except for internal notes.
     /// Authorization of the message kind is the caller's (`policy::may_post_kind`).
     pub async fn post_message(
         &self,
@@ -239,7 +240,10 @@ impl Store {
             reactions: vec![],
         };
 
-        let joins = participant.as_ref().is_none_or(|p| p.left_at.is_some());
+        // Staff join by replying; an internal note does not make them a participant (the
+        // join would be visible to the contact).
+        let joins = new.kind != MessageKind::Note
+            && participant.as_ref().is_none_or(|p| p.left_at.is_some());
         let first = events::reserve(&mut tx, if joins { 2 } else { 1 }).await?;
         let mut drafts = Vec::with_capacity(2);
         if joins {

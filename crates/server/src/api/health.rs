@@ -25,6 +25,9 @@ pub struct Health {
     pub database: bool,
     /// Live real-time connections on this node.
     pub connections: usize,
+    /// `up`, `down`, or `disabled` (a single node without Redis). A node keeps serving while
+    /// Redis is down (events are filled from storage), so this does not affect `status`.
+    pub redis: &'static str,
 }
 
 /// The process is up (it answers HTTP). Says nothing about dependencies.
@@ -49,6 +52,11 @@ pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, Json<Health>) {
         status: if database { "ok" } else { "unavailable" },
         database,
         connections: app.hub.connections(),
+        redis: match app.fanout.bus_healthy() {
+            None => "disabled",
+            Some(true) => "up",
+            Some(false) => "down",
+        },
     };
     (status, Json(health))
 }

@@ -5,11 +5,12 @@ mod accounts;
 mod conversations;
 mod health;
 mod messages;
+pub mod metrics;
 pub mod openapi;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -69,6 +70,28 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<StringRejection> for ApiError {
+    fn from(rejection: StringRejection) -> Self {
+        let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorCode::TooLarge
+        } else {
+            ErrorCode::MalformedRequest
+        };
+        Self(Error::new(code, rejection.body_text()))
+    }
+}
+
+/// A UTF-8 text body (parsed by the handler); rejections become our error shape.
+pub struct Text(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for Text {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Text(String::from_request(req, state).await?))
+    }
+}
+
 /// A JSON request body; malformed bodies become `malformed_request`, oversized ones
 /// `too_large`.
 #[derive(FromRequest)]
@@ -117,6 +140,7 @@ pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.limits.http_body_bytes;
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .merge(accounts::router())
         .merge(conversations::router())
         .merge(messages::router())

@@ -82,6 +82,12 @@ impl Feed {
         Ok((feed, Opening { ready, resync }))
     }
 
+    /// Where the stream stands: the id of the last event handed out (or skipped as already
+    /// known to the client).
+    pub fn position(&self) -> EventId {
+        self.cursor
+    }
+
     pub fn account(&self) -> &Account {
         &self.account
     }

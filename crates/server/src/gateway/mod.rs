@@ -36,6 +36,9 @@ const CLIENT_FRAME_TYPES: &[&str] = &[
     "ping",
 ];
 
+/// Longest `ref` a client may attach (it is echoed back verbatim).
+const MAX_REF_BYTES: usize = 64;
+
 /// A frame that could not be parsed, with the `ref` it carried (if any) for the error frame.
 pub struct BadFrame {
     pub req: Option<String>,
@@ -49,11 +52,17 @@ pub fn parse_frame(text: &str) -> Result<ClientFrame, BadFrame> {
         req: None,
         error: Error::new(ErrorCode::MalformedRequest, format!("invalid JSON: {e}")),
     })?;
-    let req = value
-        .get("ref")
-        .and_then(|r| r.as_str())
-        .filter(|r| r.len() <= 64)
-        .map(str::to_string);
+    let req = value.get("ref").and_then(|r| r.as_str());
+    if req.is_some_and(|r| r.len() > MAX_REF_BYTES) {
+        return Err(BadFrame {
+            req: None,
+            error: Error::new(
+                ErrorCode::MalformedRequest,
+                format!("ref must be at most {MAX_REF_BYTES} bytes"),
+            ),
+        });
+    }
+    let req = req.map(str::to_string);
     let kind = value.get("type").and_then(|t| t.as_str());
     match kind {
         Some(kind) if CLIENT_FRAME_TYPES.contains(&kind) => {}
@@ -126,11 +135,14 @@ pub async fn handle_frame(app: &App, account: &Account, frame: ClientFrame) -> O
                 Err(e) => error_frame(req, e),
             })
         }
-        ClientFrame::Typing { conversation_id } => app
+        ClientFrame::Typing {
+            req,
+            conversation_id,
+        } => app
             .typing(account, conversation_id)
             .await
             .err()
-            .map(|e| error_frame(None, e)),
+            .map(|e| error_frame(req, e)),
         ClientFrame::Read {
             req,
             conversation_id,

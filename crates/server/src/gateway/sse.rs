@@ -26,7 +26,7 @@ use utoipa::IntoParams;
 
 use super::feed::Feed;
 use super::{handle_frame, parse_frame, to_json};
-use crate::api::{ApiError, ApiQuery, Caller};
+use crate::api::{ApiError, ApiQuery, Caller, Text};
 use crate::app::App;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -38,8 +38,13 @@ pub struct EventsQuery {
     pub access_token: Option<String>,
 }
 
-fn sse_event(frame: &ServerFrame) -> Event {
-    Event::default().data(to_json(frame))
+/// `ready` and `resync` carry the position the stream starts from as their SSE id, so a
+/// browser's `EventSource` reconnects from there (and not, after a resync, from the stale
+/// cursor that caused it).
+fn sse_position(frame: &ServerFrame, position: EventId) -> Event {
+    Event::default()
+        .id(position.0.to_string())
+        .data(to_json(frame))
 }
 
 fn outbound_event(item: Outbound) -> Event {
@@ -82,8 +87,9 @@ pub async fn events(
         None => query.last_event_id,
     };
     let (feed, opening) = Feed::open(&app, account, last_event_id.map(EventId)).await?;
-    let mut first = vec![sse_event(&opening.ready)];
-    first.extend(opening.resync.as_ref().map(sse_event));
+    let position = feed.position();
+    let mut first = vec![sse_position(&opening.ready, position)];
+    first.extend(opening.resync.as_ref().map(|f| sse_position(f, position)));
 
     // Axum's graceful shutdown waits for open responses, so the stream ends on shutdown.
     let heartbeat = Duration::from_secs(app.config.realtime.heartbeat_secs);
@@ -112,7 +118,7 @@ pub async fn events(
 pub async fn frames(
     State(app): State<Arc<App>>,
     Caller(account): Caller,
-    body: String,
+    Text(body): Text,
 ) -> Result<Json<ServerFrame>, ApiError> {
     let frame = parse_frame(&body).map_err(|bad| ApiError(bad.error))?;
     if matches!(frame, ClientFrame::Hello { .. }) {

@@ -62,10 +62,12 @@ async fn hello(
     socket: &mut WebSocket,
 ) -> Result<(natter_core::model::Account, Option<natter_core::EventId>), (u16, &'static str)> {
     let limit = app.config.limits.ws_frame_bytes;
-    let wait = Duration::from_secs(app.config.realtime.hello_timeout_secs);
+    // A deadline, not a per-frame timeout: pings must not keep an unauthenticated socket open.
+    let deadline = Instant::now() + Duration::from_secs(app.config.realtime.hello_timeout_secs);
     let text = loop {
-        match tokio::time::timeout(wait, socket.recv()).await {
+        match tokio::time::timeout_at(deadline, socket.recv()).await {
             Err(_) => return Err((close::HELLO_REQUIRED, "hello_timeout")),
+            Ok(Some(Err(e))) if is_too_big(&e) => return Err((close::TOO_BIG, "too_large")),
             Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => {
                 return Err((close::GOING_AWAY, "closed"));
             }
@@ -133,7 +135,15 @@ async fn run(app: Arc<App>, mut socket: WebSocket) {
             }
             inbound = socket.recv() => {
                 let text = match inbound {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Err(e)) if is_too_big(&e) => {
+                        return close_with(socket, close::TOO_BIG, "too_large").await;
+                    }
+                    None | Some(Err(_)) => return,
+                    Some(Ok(Message::Close(_))) => {
+                        // The transport queued its answer to the client's close; send it.
+                        let _ = socket.flush().await;
+                        return;
+                    }
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
                         last_heard = Instant::now();
@@ -188,6 +198,14 @@ async fn run(app: Arc<App>, mut socket: WebSocket) {
             }
         }
     }
+}
+
+/// True when the transport refused a frame for its size (beyond twice our own limit, where
+/// the transport stops reading it): the client still deserves a 1009.
+fn is_too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 /// Writes `first` and whatever else is ready (up to [`WRITE_BATCH`]), then flushes once.

@@ -1,0 +1,250 @@
+//! The node's connection registry.
+//!
+//! Each open connection (WebSocket or SSE) subscribes for its account and gets a bounded
+//! queue. Publishing puts an already-serialised frame on the queue of every connection of
+//! every recipient without waiting: a queue that is full belongs to a slow consumer, which is
+//! dropped from the registry (its connection then closes and the client resumes from its
+//! cursor). So a slow client never slows delivery to anyone else, and memory per connection
+//! stays bounded.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use natter_core::ids::{AccountId, ConversationId, EventId};
+use natter_core::time::Millis;
+use tokio::sync::mpsc;
+
+/// A frame waiting to be written to one connection.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A durable event; `id` lets the connection skip what it already replayed.
+    Event { id: EventId, frame: Bytes },
+    /// An ephemeral frame (typing) that has no id and is never replayed.
+    Ephemeral(Bytes),
+}
+
+/// Serialises an `event` frame around an already-serialised payload, so the payload JSON
+/// produced once at commit is reused for every recipient and every replay.
+pub fn event_frame(id: EventId, at: Millis, payload: &str) -> Bytes {
+    Bytes::from(format!(
+        "{{\"type\":\"event\",\"id\":{},\"at\":{at},\"data\":{payload}}}",
+        id.0
+    ))
+}
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Outbound>,
+}
+
+/// The node's registry of live connections.
+#[derive(Default)]
+pub struct Hub {
+    /// Connections per account. A std mutex: it is held only to clone senders or push/remove
+    /// an entry, never across an await.
+    subscribers: Mutex<HashMap<AccountId, Vec<Subscriber>>>,
+    next_id: AtomicU64,
+    /// Last forwarded typing event per (account, conversation), for server-side throttling.
+    typing: Mutex<HashMap<(AccountId, ConversationId), Instant>>,
+    /// Connections closed because their queue overflowed (exposed as a metric).
+    slow_consumers: AtomicU64,
+}
+
+/// A live subscription. Dropping it unregisters the connection.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    account: AccountId,
+    id: u64,
+    /// Frames for this connection. Closed (after the queued frames) when the hub dropped the
+    /// connection as a slow consumer.
+    pub rx: mpsc::Receiver<Outbound>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.remove(self.account, self.id);
+    }
+}
+
+/// Typing entries older than this are forgotten when the table is swept.
+const TYPING_SWEEP_AGE: Duration = Duration::from_secs(30);
+/// The typing table is swept once it has this many entries.
+const TYPING_SWEEP_AT: usize = 10_000;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the maps inconsistent (each operation is a
+    // single insert/remove), so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Hub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Registers a connection of `account` with a queue of `capacity` frames.
+    pub fn subscribe(self: &Arc<Self>, account: AccountId, capacity: usize) -> Subscription {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.subscribers)
+            .entry(account)
+            .or_default()
+            .push(Subscriber { id, tx });
+        Subscription {
+            hub: Arc::clone(self),
+            account,
+            id,
+            rx,
+        }
+    }
+
+    fn remove(&self, account: AccountId, id: u64) {
+        let mut subscribers = lock(&self.subscribers);
+        if let Some(list) = subscribers.get_mut(&account) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                subscribers.remove(&account);
+            }
+        }
+    }
+
+    /// Queues `item` for every connection of every recipient. Never waits. Returns how many
+    /// connections it was queued for.
+    pub fn publish(&self, recipients: &[AccountId], item: &Outbound) -> usize {
+        let mut delivered = 0;
+        let mut subscribers = lock(&self.subscribers);
+        for account in recipients {
+            let Some(list) = subscribers.get_mut(account) else {
+                continue;
+            };
+            list.retain(|s| match s.tx.try_send(item.clone()) {
+                Ok(()) => {
+                    delivered += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+            if list.is_empty() {
+                subscribers.remove(account);
+            }
+        }
+        delivered
+    }
+
+    /// True if a typing event from `account` in `conversation` should be forwarded now (at
+    /// most one per `throttle`).
+    pub fn allow_typing(
+        &self,
+        account: AccountId,
+        conversation: ConversationId,
+        throttle: Duration,
+    ) -> bool {
+        let now = Instant::now();
+        let mut typing = lock(&self.typing);
+        if typing.len() >= TYPING_SWEEP_AT {
+            typing.retain(|_, at| now.duration_since(*at) < TYPING_SWEEP_AGE.max(throttle));
+        }
+        match typing.get(&(account, conversation)) {
+            Some(at) if now.duration_since(*at) < throttle => false,
+            _ => {
+                typing.insert((account, conversation), now);
+                true
+            }
+        }
+    }
+
+    /// Open connections on this node.
+    pub fn connections(&self) -> usize {
+        lock(&self.subscribers).values().map(Vec::len).sum()
+    }
+
+    /// Connections dropped as slow consumers since start.
+    pub fn slow_consumers(&self) -> u64 {
+        self.slow_consumers.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn frame(id: i64) -> Outbound {
+        Outbound::Event {
+            id: EventId(id),
+            frame: event_frame(EventId(id), 0, "{}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_published_event_reaches_every_connection_of_every_recipient_only() {
+        let hub = Hub::new();
+        let mut a1 = hub.subscribe(AccountId(1), 8);
+        let mut a2 = hub.subscribe(AccountId(1), 8);
+        let mut b = hub.subscribe(AccountId(2), 8);
+        assert_eq!(hub.publish(&[AccountId(1)], &frame(1)), 2);
+        assert!(matches!(
+            a1.rx.recv().await,
+            Some(Outbound::Event { id: EventId(1), .. })
+        ));
+        assert!(matches!(
+            a2.rx.recv().await,
+            Some(Outbound::Event { id: EventId(1), .. })
+        ));
+        assert!(b.rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_that_connection_and_not_the_others() {
+        let hub = Hub::new();
+        let mut slow = hub.subscribe(AccountId(1), 2);
+        let mut fast = hub.subscribe(AccountId(2), 8);
+        for id in 1..=3 {
+            hub.publish(&[AccountId(1), AccountId(2)], &frame(id));
+            fast.rx.recv().await.unwrap();
+        }
+        assert_eq!(hub.slow_consumers(), 1);
+        // The slow connection gets what was queued, then sees its queue closed.
+        assert!(slow.rx.recv().await.is_some());
+        assert!(slow.rx.recv().await.is_some());
+        assert!(slow.rx.recv().await.is_none());
+        assert_eq!(hub.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn dropping_a_subscription_unregisters_it() {
+        let hub = Hub::new();
+        let sub = hub.subscribe(AccountId(1), 2);
+        assert_eq!(hub.connections(), 1);
+        drop(sub);
+        assert_eq!(hub.connections(), 0);
+        assert_eq!(hub.publish(&[AccountId(1)], &frame(1)), 0);
+    }
+
+    #[test]
+    fn typing_is_forwarded_at_most_once_per_throttle_window() {
+        let hub = Hub::new();
+        let window = Duration::from_secs(60);
+        assert!(hub.allow_typing(AccountId(1), ConversationId(1), window));
+        assert!(!hub.allow_typing(AccountId(1), ConversationId(1), window));
+        assert!(hub.allow_typing(AccountId(1), ConversationId(2), window));
+        assert!(hub.allow_typing(AccountId(1), ConversationId(1), Duration::ZERO));
+    }
+
+    #[test]
+    fn an_event_frame_is_valid_json_with_the_payload_inline() {
+        let frame = event_frame(EventId(7), 5, r#"{"type":"read","seq":3}"#);
+        let text = std::str::from_utf8(&frame).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"event","id":7,"at":5,"data":{"type":"read","seq":3}}"#
+        );
+    }
+}
