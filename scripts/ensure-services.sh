@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Makes sure the services the test suite talks to are running: PostgreSQL on 127.0.0.1:5432.
-# On the project's machines it is installed and usually running; on a fresh Debian machine
-# this installs and starts it. Prints the PostgreSQL URL the tests should use.
+# Makes sure what the test suite talks to is there: PostgreSQL running on 127.0.0.1:5432 (the
+# shared database server of the tests), the PostgreSQL server binaries (cluster tests start
+# private clusters to restart them), and redis-server (cluster tests start private Redis
+# servers to stop them). On the project's machines all are installed; on a fresh Debian
+# machine this installs and starts them. Prints the PostgreSQL URL the tests should use.
 set -euo pipefail
 
 log() { echo "ensure-services: $*" >&2; }
@@ -18,6 +20,10 @@ apt_install() {
 }
 
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+fi
 
 if [ -n "${NATTER_TEST_POSTGRES_URL:-}" ]; then
     echo "$NATTER_TEST_POSTGRES_URL"

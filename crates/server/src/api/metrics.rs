@@ -49,9 +49,8 @@ async fn render(State(app): State<Arc<App>>) -> impl IntoResponse {
     let (size, idle) = app.store.pool_stats();
     metrics::gauge!("natter_db_pool_connections").set(f64::from(size));
     metrics::gauge!("natter_db_pool_idle_connections").set(idle as f64);
-    match app.fanout.bus_healthy() {
-        Some(up) => metrics::gauge!("natter_redis_up").set(if up { 1.0 } else { 0.0 }),
-        None => {}
+    if let Some(up) = app.fanout.bus_healthy() {
+        metrics::gauge!("natter_redis_up").set(if up { 1.0 } else { 0.0 });
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -62,6 +62,9 @@ pub struct Server {
     pub base: String,
     pub token: String,
     dir: tempfile::TempDir,
+    /// The database this server uses (shared by the nodes of a cluster).
+    database_url: String,
+    /// Set on the server that created the PostgreSQL database, which drops it.
     pg_database: Option<String>,
     child: Option<Child>,
     extra_env: Vec<(String, String)>,
@@ -93,11 +96,19 @@ impl Server {
             }
         };
         let stderr_log = dir.path().join("stderr.log");
+        let database_url = match &pg_database {
+            None => format!("sqlite://{}/natter.db", dir.path().display()),
+            Some(name) => {
+                let admin = admin_postgres_url();
+                format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+            }
+        };
         let mut server = Server {
             backend,
             base: String::new(),
             token: String::new(),
             dir,
+            database_url,
             pg_database,
             child: None,
             extra_env: env
@@ -112,14 +123,63 @@ impl Server {
     }
 
     pub fn database_url(&self) -> String {
-        match &self.pg_database {
-            None => format!("sqlite://{}/natter.db", self.dir.path().display()),
-            Some(name) => {
-                let admin = admin_postgres_url();
-                let base = admin.rsplit_once('/').unwrap().0;
-                format!("{base}/{name}")
-            }
-        }
+        self.database_url.clone()
+    }
+
+    /// Starts a server on an existing database (e.g. a private PostgreSQL), with settings.
+    pub async fn start_on(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let stderr_log = dir.path().join("stderr.log");
+        let mut server = Server {
+            backend: Backend::Postgres,
+            base: String::new(),
+            token: String::new(),
+            dir,
+            database_url: database_url.to_string(),
+            pg_database: None,
+            child: None,
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            stderr_log,
+        };
+        server.token = server.spawn().unwrap_or_default();
+        server
+    }
+
+    /// Starts another node of the same deployment: same database, its own data directory,
+    /// these settings (e.g. the Redis URL). It shares the first node's admin token.
+    pub async fn node(&self, env: &[(&str, &str)]) -> Server {
+        let mut node = Server::start_on(&self.database_url, env).await;
+        assert!(node.token.is_empty(), "a second node must not bootstrap");
+        node.token = self.token.clone();
+        node
+    }
+
+    /// The value of a Prometheus metric (sum over label sets), 0 when absent.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| l.split([' ', '{']).next() == Some(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// `/readyz` as JSON.
+    pub async fn ready(&self) -> Value {
+        reqwest::get(format!("{}/readyz", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -504,4 +564,160 @@ pub fn created_bodies(frames: &[Value]) -> Vec<String> {
         .filter(|f| f["type"] == "event" && f["data"]["type"] == "message_created")
         .map(|f| f["data"]["message"]["body"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// A free loopback port (bound and released; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A private, real Redis server that a test can stop and start again on the same port.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let mut redis = RedisServer {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none());
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/ensure-services.sh does it)");
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A private, real PostgreSQL cluster (initdb in a temporary directory) that a test can
+/// stop and restart without disturbing other tests. Runs the server as the `postgres` user
+/// (PostgreSQL refuses to run as root).
+pub struct PrivatePostgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+}
+
+fn as_postgres(command: &str) {
+    let out = Command::new("su")
+        .args(["postgres", "-s", "/bin/sh", "-c", command])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl PrivatePostgres {
+    pub fn start() -> Self {
+        let version = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries in /usr/lib/postgresql")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .max()
+            .unwrap();
+        let bin = std::path::PathBuf::from(format!("/usr/lib/postgresql/{version}/bin"));
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("chown")
+            .args(["-R", "postgres", dir.path().to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let pg = PrivatePostgres {
+            port: free_port(),
+            dir,
+            bin,
+        };
+        as_postgres(&format!(
+            "{}/initdb -D {}/data -A trust -U postgres --no-sync >/dev/null",
+            pg.bin.display(),
+            pg.dir.path().display()
+        ));
+        pg.start_server();
+        pg
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    pub fn start_server(&self) {
+        let dir = self.dir.path().display();
+        as_postgres(&format!(
+            "{}/pg_ctl -D {dir}/data -l {dir}/log -w -o \"-p {} -k {dir} -c listen_addresses=127.0.0.1\" start >/dev/null",
+            self.bin.display(),
+            self.port
+        ));
+    }
+
+    pub fn stop_server(&self) {
+        as_postgres(&format!(
+            "{}/pg_ctl -D {}/data -m fast -w stop >/dev/null",
+            self.bin.display(),
+            self.dir.path().display()
+        ));
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("su")
+            .args([
+                "postgres",
+                "-s",
+                "/bin/sh",
+                "-c",
+                &format!(
+                    "{}/pg_ctl -D {}/data -m immediate -w stop",
+                    self.bin.display(),
+                    self.dir.path().display()
+                ),
+            ])
+            .output();
+    }
 }
