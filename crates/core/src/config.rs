@@ -14,11 +14,47 @@ pub struct Config {
     pub data_dir: String,
     /// `text` (for people) or `json` (for log collectors).
     pub log_format: String,
+    /// The URL people reach natter at (used in emailed links, and to mark cookies `Secure`
+    /// when it is https). Empty: `http://<listen>`.
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub limits: LimitsConfig,
+    pub rate_limits: RateLimitsConfig,
     pub realtime: RealtimeConfig,
     pub auth: AuthConfig,
+}
+
+/// Request rates. Each is a count per minute; shared across a cluster through Redis when
+/// `redis.url` is set, per node otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Sign-in attempts per client address.
+    pub logins_per_ip: u32,
+    /// Password-reset requests per client address.
+    pub password_resets_per_ip: u32,
+    /// Messages per sending account.
+    pub messages_per_account: u32,
+    /// Contacts created per API token's account (sign-ups through the host platform).
+    pub contacts_per_account: u32,
+    /// Consecutive failed sign-ins before an account is locked; each further failure doubles
+    /// the lock (1 min, 2, 4 … up to an hour).
+    pub login_failures_before_lock: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            logins_per_ip: 30,
+            password_resets_per_ip: 5,
+            messages_per_account: 300,
+            contacts_per_account: 600,
+            login_failures_before_lock: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +132,12 @@ pub struct RealtimeConfig {
 pub struct AuthConfig {
     /// Lifetime of contact tokens minted through the API, in seconds.
     pub contact_token_ttl_secs: u64,
+    /// Lifetime of a sign-in session, in seconds.
+    pub session_ttl_secs: u64,
+    /// Lifetime of password-reset links, in seconds.
+    pub password_reset_ttl_secs: u64,
+    /// Lifetime of invitation links, in seconds.
+    pub invitation_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -104,9 +146,12 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: "./data".into(),
             log_format: "text".into(),
+            public_url: String::new(),
+            trust_forwarded_for: false,
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             limits: LimitsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
             realtime: RealtimeConfig::default(),
             auth: AuthConfig::default(),
         }
@@ -160,6 +205,9 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             contact_token_ttl_secs: 7 * 24 * 3600,
+            session_ttl_secs: 14 * 24 * 3600,
+            password_reset_ttl_secs: 3600,
+            invitation_ttl_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -279,12 +327,18 @@ fn apply_env(
     let slot = if tree.get(key).is_some_and(|v| !v.is_table()) {
         tree.get_mut(key)
     } else {
-        let Some((section, field)) = key.split_once('_') else {
-            return Err(err("unknown setting"));
-        };
-        tree.get_mut(section)
-            .and_then(|s| s.as_table_mut())
-            .and_then(|s| s.get_mut(field))
+        // Sections may contain `_` themselves (`rate_limits`): match by section name.
+        let section = tree
+            .iter()
+            .filter(|(name, value)| value.is_table() && key.starts_with(&format!("{name}_")))
+            .map(|(name, _)| name.clone())
+            .max_by_key(String::len);
+        section.and_then(|section| {
+            let field = &key[section.len() + 1..];
+            tree.get_mut(&section)
+                .and_then(|s| s.as_table_mut())
+                .and_then(|s| s.get_mut(field))
+        })
     };
     let Some(slot) = slot else {
         return Err(err("unknown setting"));
@@ -328,6 +382,7 @@ mod tests {
                 ("NATTER_DATABASE_URL", "postgres://db/natter"),
                 ("NATTER_LIMITS_MESSAGE_BODY_BYTES", "200"),
                 ("NATTER_LOG", "debug"),
+                ("NATTER_RATE_LIMITS_LOGINS_PER_IP", "7"),
                 ("HOME", "/root"),
             ]),
         )
@@ -335,6 +390,7 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:9000");
         assert_eq!(config.database_url(), "postgres://db/natter");
         assert_eq!(config.limits.message_body_bytes, 200);
+        assert_eq!(config.rate_limits.logins_per_ip, 7);
     }
 
     #[test]

@@ -81,6 +81,9 @@ impl ErrorCode {
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
+    /// For `rate_limited`: seconds until a retry may succeed (also sent as `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl Error {
@@ -88,6 +91,15 @@ impl Error {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `rate_limited`, retry after `seconds`.
+    pub fn rate_limited(message: impl Into<String>, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 

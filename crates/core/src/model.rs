@@ -221,3 +221,82 @@ pub struct ConversationSummary {
     /// Messages after the caller's read cursor that the caller may see, not counting their own.
     pub unread: i64,
 }
+
+text_enum!(
+    /// Who in a workspace must sign in with a second factor.
+    MfaRequired {
+        None => "none",
+        /// Owners and admins.
+        Admins => "admins",
+        /// Every staff member.
+        All => "all",
+    }
+);
+
+impl MfaRequired {
+    /// Does this setting require a second factor of someone with `role`?
+    pub fn applies_to(self, role: StaffRole) -> bool {
+        match self {
+            MfaRequired::None => false,
+            MfaRequired::Admins => matches!(role, StaffRole::Owner | StaffRole::Admin),
+            MfaRequired::All => true,
+        }
+    }
+}
+
+text_enum!(
+    /// Where a sign-in session stands.
+    SessionState {
+        /// Password accepted; the TOTP code (or a recovery code) is still owed.
+        Mfa => "mfa",
+        /// Password accepted; the workspace requires a second factor this person has not set
+        /// up yet. Only enrolment is allowed.
+        Enrol => "enrol",
+        /// Fully signed in.
+        Active => "active",
+    }
+);
+
+/// A sign-in session as its owner sees it (the cookie value is never shown again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub state: SessionState,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+    /// True for the session making the request.
+    pub current: bool,
+}
+
+/// An API token as listed (the secret itself is shown only when it is issued).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub name: String,
+    /// Subset of `read`, `write`, `admin`.
+    pub scopes: Vec<String>,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    /// `None` when the actor is unknown (e.g. a failed sign-in) or natter itself.
+    pub actor_id: Option<AccountId>,
+    /// What happened, e.g. `login.succeeded`, `token.created`, `participant.removed`.
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+    pub created_at: Millis,
+}

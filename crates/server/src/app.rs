@@ -26,7 +26,8 @@ use natter_store::{
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::{self, Credential};
+use crate::auth::{self, Credential, Principal, Scope, Via};
+use crate::ratelimit::Limit;
 
 /// Shared state of a running node.
 pub struct App {
@@ -38,6 +39,12 @@ pub struct App {
     pub config: Arc<Config>,
     /// Key for contact tokens, loaded once at start from the database.
     contact_key: Vec<u8>,
+    /// Key that seals TOTP secrets at rest, loaded once at start from the database.
+    pub(crate) identity_key: Vec<u8>,
+    /// Outgoing email (a development mailbox until SMTP lands).
+    pub mailbox: crate::mail::Mailbox,
+    /// Request rate limits (shared through Redis in a cluster).
+    pub limits: crate::ratelimit::RateLimiter,
     /// Cancelled when the node shuts down; long-lived connections watch it.
     pub shutdown: CancellationToken,
     /// Tracks long-lived connections so shutdown can wait for them to close.
@@ -72,6 +79,10 @@ impl App {
             .secret("contact_token_key", auth::new_key)
             .await
             .map_err(|e| anyhow::anyhow!("loading the contact token key: {e}"))?;
+        let identity_key = store
+            .secret("identity_key", auth::new_key)
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the identity key: {e}"))?;
         let head = store
             .head()
             .await
@@ -94,12 +105,16 @@ impl App {
             shutdown.clone(),
         )
         .map_err(|e| anyhow::anyhow!("redis.url: {e}"))?;
+        let limits = crate::ratelimit::RateLimiter::new(&config.rate_limits, redis_url);
         Ok(Arc::new(Self {
             store,
             hub,
             fanout,
+            mailbox: crate::mail::Mailbox::new(&config.data_dir),
+            limits,
             config: Arc::new(config),
             contact_key,
+            identity_key,
             shutdown,
             connections: TaskTracker::new(),
             metrics: crate::api::metrics::install(),
@@ -131,22 +146,35 @@ impl App {
 
     // ----- identity -------------------------------------------------------------------
 
-    /// Resolves a bearer token to an active account.
-    pub async fn authenticate(&self, token: &str) -> Result<Account, Error> {
+    /// Resolves a bearer token (staff API token or contact token) to an active account.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, Error> {
         let refused = || Error::new(ErrorCode::Unauthenticated, "invalid or revoked token");
         match auth::classify(token)? {
-            Credential::Staff(token) => self
-                .store
-                .account_by_token_hash(&auth::hash_token(token))
-                .await
-                .map_err(Self::public_error)?
-                .ok_or_else(refused),
+            Credential::Staff(token) => {
+                let (account, scopes) = self
+                    .store
+                    .account_by_token_hash(&auth::hash_token(token))
+                    .await
+                    .map_err(Self::public_error)?
+                    .ok_or_else(refused)?;
+                // Scopes were validated when the token was created.
+                let scopes = auth::parse_scopes(&scopes).unwrap_or_default();
+                Ok(Principal {
+                    account,
+                    via: Via::ApiToken(scopes),
+                })
+            }
             Credential::Contact(token) => {
                 let now_secs = now_millis() / 1000;
                 let (workspace, id) =
                     auth::verify_contact_token(&self.contact_key, token, now_secs)?;
                 match self.store.account(id).await.map_err(Self::public_error)? {
-                    Some(a) if a.workspace_id == workspace && !a.is_staff() => Ok(a),
+                    Some(account) if account.workspace_id == workspace && !account.is_staff() => {
+                        Ok(Principal {
+                            account,
+                            via: Via::Contact,
+                        })
+                    }
                     _ => Err(refused()),
                 }
             }
@@ -177,14 +205,22 @@ impl App {
             })
             .await
             .map_err(Self::public_error)?;
-        let token = self.issue_api_token(owner.id, "first admin token").await?;
+        let token = self
+            .issue_api_token(owner.id, "first admin token", &Scope::ALL)
+            .await?;
         Ok((owner, token))
     }
 
-    async fn issue_api_token(&self, account: AccountId, name: &str) -> Result<String, Error> {
+    async fn issue_api_token(
+        &self,
+        account: AccountId,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<String, Error> {
         let token = auth::new_api_token();
+        let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.store
-            .create_api_token(account, name, &auth::hash_token(&token))
+            .create_api_token(account, name, &auth::hash_token(&token), &scopes.join(" "))
             .await
             .map_err(Self::public_error)?;
         Ok(token)
@@ -206,7 +242,8 @@ impl App {
         if let Some(name) = &name {
             check_text("name", name, 200)?;
         }
-        self.store
+        let account = self
+            .store
             .create_staff(&NewStaff {
                 workspace_id: actor.workspace_id,
                 email: email.to_string(),
@@ -214,7 +251,15 @@ impl App {
                 role,
             })
             .await
-            .map_err(Self::public_error)
+            .map_err(Self::public_error)?;
+        self.audit(
+            actor,
+            "staff.created",
+            Some(("account", account.id.to_string())),
+            serde_json::json!({"email": email, "role": role.as_str()}),
+        )
+        .await;
+        Ok(account)
     }
 
     /// Issues an API token for a staff account: one's own, or anyone's for owners/admins.
@@ -223,7 +268,11 @@ impl App {
         actor: &Account,
         target: AccountId,
         name: &str,
+        scopes: &[Scope],
     ) -> Result<String, Error> {
+        if scopes.is_empty() {
+            return Err(Error::invalid("a token needs at least one scope"));
+        }
         check_text("name", name, 200)?;
         if target != actor.id {
             check_admin(actor)?;
@@ -238,7 +287,15 @@ impl App {
         if !account.is_staff() {
             return Err(Error::invalid("API tokens are for staff accounts"));
         }
-        self.issue_api_token(account.id, name).await
+        let token = self.issue_api_token(account.id, name, scopes).await?;
+        self.audit(
+            actor,
+            "token.created",
+            Some(("account", account.id.to_string())),
+            serde_json::json!({"name": name, "scopes": scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>()}),
+        )
+        .await;
+        Ok(token)
     }
 
     /// Creates or updates a contact (staff only: the host platform's backend).
@@ -250,6 +307,9 @@ impl App {
         email: Option<String>,
     ) -> Result<Account, Error> {
         check_staff(actor)?;
+        self.limits
+            .check(Limit::ContactsPerAccount, &actor.id.to_string())
+            .await?;
         if let Some(id) = &external_id {
             check_text("external_id", id, 200)?;
         }
@@ -430,11 +490,21 @@ impl App {
             visibility,
         };
         let max = self.config.limits.participants_per_conversation;
-        self.commit(
-            self.store
-                .add_participant(actor.workspace_id, id, &new, max),
+        let participant = self
+            .commit(
+                self.store
+                    .add_participant(actor.workspace_id, id, &new, max),
+            )
+            .await?;
+        self.audit(
+            actor,
+            "participant.added",
+            Some(("conversation", id.to_string())),
+            serde_json::json!({"account_id": account, "role": role.as_str(),
+                               "visibility": visibility.as_str()}),
         )
-        .await
+        .await;
+        Ok(participant)
     }
 
     /// Removes a participant: staff may remove anyone; anyone may leave.
@@ -453,7 +523,20 @@ impl App {
             self.store
                 .remove_participant(actor.workspace_id, id, account),
         )
-        .await
+        .await?;
+        let action = if account == actor.id {
+            "participant.left"
+        } else {
+            "participant.removed"
+        };
+        self.audit(
+            actor,
+            action,
+            Some(("conversation", id.to_string())),
+            serde_json::json!({"account_id": account}),
+        )
+        .await;
+        Ok(())
     }
 
     // ----- messages ---------------------------------------------------------------------
@@ -465,6 +548,9 @@ impl App {
     ) -> Result<PostOutcome, Error> {
         let limits = &self.config.limits;
         let kind = input.kind.unwrap_or(MessageKind::Text);
+        self.limits
+            .check(Limit::MessagesPerAccount, &actor.id.to_string())
+            .await?;
         policy::may_post_kind(actor, kind)?;
         check_body(&input.body, limits.message_body_bytes)?;
         if let Some(id) = &input.client_msg_id {
@@ -611,7 +697,7 @@ impl App {
 
 // ----- checks ------------------------------------------------------------------------------
 
-fn check_staff(actor: &Account) -> Result<(), Error> {
+pub(crate) fn check_staff(actor: &Account) -> Result<(), Error> {
     if actor.is_staff() {
         Ok(())
     } else {
@@ -619,7 +705,7 @@ fn check_staff(actor: &Account) -> Result<(), Error> {
     }
 }
 
-fn check_admin(actor: &Account) -> Result<(), Error> {
+pub(crate) fn check_admin(actor: &Account) -> Result<(), Error> {
     match actor.role {
         Some(StaffRole::Owner | StaffRole::Admin) => Ok(()),
         _ => Err(Error::forbidden("only owners and admins can do this")),

@@ -6,6 +6,9 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod gateway;
+pub mod identity;
+pub mod mail;
+pub mod ratelimit;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -68,14 +71,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_loop(Arc::clone(&app)));
     let router = api::router(Arc::clone(&app));
     let signal_app = Arc::clone(&app);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            signal_app.shutdown.cancel();
-        })
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        signal_app.shutdown.cancel();
+    })
+    .await
+    .context("serving HTTP")?;
 
     pruner.abort();
     app.connections.close();

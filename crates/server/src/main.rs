@@ -58,6 +58,19 @@ enum Admin {
         #[arg(long, default_value = "command line")]
         name: String,
     },
+    /// Create a staff account that signs in with a password read from standard input (one
+    /// line); prints JSON with the account.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "agent")]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Needed when there are several workspaces.
+        #[arg(long)]
+        workspace_id: Option<i64>,
+    },
     /// Delete durable events older than realtime.event_retention_hours now (a node also
     /// does this hourly); prints JSON with how many were deleted.
     PruneEvents,
@@ -133,7 +146,12 @@ async fn admin(config: Config, command: Admin) -> anyhow::Result<()> {
             .with_context(|| format!("no active staff account {email}"))?
             .clone();
             let token = app
-                .create_api_token(&account, account.id, &name)
+                .create_api_token(
+                    &account,
+                    account.id,
+                    &name,
+                    &natter_server::auth::Scope::ALL,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             serde_json::json!({
@@ -141,6 +159,40 @@ async fn admin(config: Config, command: Admin) -> anyhow::Result<()> {
                 "account_id": account.id,
                 "token": token,
             })
+        }
+        Admin::CreateUser {
+            email,
+            role,
+            name,
+            workspace_id,
+        } => {
+            let role = natter_core::model::StaffRole::parse(&role)
+                .with_context(|| format!("role must be owner, admin or agent, not {role:?}"))?;
+            let workspace = match workspace_id {
+                Some(w) => natter_core::WorkspaceId(w),
+                None => {
+                    let count = app
+                        .store
+                        .count_workspaces()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    anyhow::ensure!(
+                        count == 1,
+                        "there are {count} workspaces; pass --workspace-id"
+                    );
+                    natter_core::WorkspaceId(1)
+                }
+            };
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let account = app
+                .create_user_with_password(workspace, &email, name, role, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            serde_json::to_value(&account)?
         }
         Admin::PruneEvents => {
             let deleted = app

@@ -545,7 +545,14 @@ both_backends!(
 async fn a_slow_consumer_is_disconnected_without_delaying_others_and_resumes_without_loss(
     backend: Backend,
 ) {
-    let server = Server::start_with(backend, &[("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "8")]).await;
+    let server = Server::start_with(
+        backend,
+        &[
+            ("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "8"),
+            ("NATTER_RATE_LIMITS_MESSAGES_PER_ACCOUNT", "10000"),
+        ],
+    )
+    .await;
     let admin = server.admin();
     let me = admin.me().await;
     let (slow_id, slow_token) = admin.contact("slow").await;

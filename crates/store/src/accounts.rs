@@ -145,6 +145,16 @@ impl Store {
         }
     }
 
+    pub async fn set_name(&self, id: AccountId, name: &str) -> Result<(), StoreError> {
+        sqlx::query("update account set name = $1, updated_at = $2 where account_id = $3")
+            .bind(name)
+            .bind(now_millis())
+            .bind(id.0)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Active staff accounts with this email, in any workspace (for the command line).
     pub async fn staff_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError> {
         let rows = sqlx::query(concat!(
@@ -159,33 +169,36 @@ impl Store {
         rows.iter().map(rows::account).collect()
     }
 
-    /// Stores a new API token (only its hash) for a staff account.
+    /// Stores a new API token (only its hash) for a staff account; returns its id.
+    /// `scopes` is a space-separated subset of `read write admin`.
     pub async fn create_api_token(
         &self,
         account: AccountId,
         name: &str,
         token_hash: &[u8],
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into api_token (account_id, token_hash, name, created_at)
-             values ($1, $2, $3, $4)",
+        scopes: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "insert into api_token (account_id, token_hash, name, scopes, created_at)
+             values ($1, $2, $3, $4, $5) returning api_token_id",
         )
         .bind(account.0)
         .bind(token_hash.to_vec())
         .bind(name)
+        .bind(scopes)
         .bind(now_millis())
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        .fetch_one(&self.write)
+        .await?)
     }
 
-    /// The active staff account owning the unrevoked token with this hash.
+    /// The active staff account owning the unrevoked token with this hash, and the token's
+    /// scopes (space-separated).
     pub async fn account_by_token_hash(
         &self,
         token_hash: &[u8],
-    ) -> Result<Option<Account>, StoreError> {
+    ) -> Result<Option<(Account, String)>, StoreError> {
         let row = sqlx::query(concat!(
-            "select t.api_token_id, t.last_used_at, ",
+            "select t.api_token_id, t.last_used_at, t.scopes, ",
             a_account_columns!(),
             "
              from api_token t join account a on a.account_id = t.account_id
@@ -207,6 +220,6 @@ impl Store {
                 .execute(&self.write)
                 .await?;
         }
-        rows::account(&row).map(Some)
+        Ok(Some((rows::account(&row)?, row.try_get("scopes")?)))
     }
 }

@@ -15,6 +15,7 @@ mod accounts;
 mod conversations;
 mod error;
 pub mod events;
+mod identity;
 mod messages;
 mod rows;
 
@@ -28,6 +29,7 @@ pub use accounts::{NewContact, NewStaff};
 pub use conversations::{ConversationPage, NewConversation, NewParticipant};
 pub use error::StoreError;
 pub use events::{Committed, CommittedEvent, EventRecord, Head};
+pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, TokenPurpose};
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -63,6 +63,9 @@ pub async fn create_staff(
 pub struct CreateToken {
     /// A label to recognise the token by.
     pub name: String,
+    /// Subset of `read`, `write`, `contacts`, `admin`; default all four.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -85,8 +88,12 @@ pub async fn create_token(
     ApiPath(account_id): ApiPath<i64>,
     Body(req): Body<CreateToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    let scopes = match req.scopes {
+        Some(list) => crate::auth::parse_scopes(&list.join(" "))?,
+        None => crate::auth::Scope::ALL.to_vec(),
+    };
     let token = app
-        .create_api_token(&actor, AccountId(account_id), &req.name)
+        .create_api_token(&actor, AccountId(account_id), &req.name, &scopes)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -2,6 +2,8 @@
 //! with stable codes; extractors that turn every malformed request into that error.
 
 mod accounts;
+mod admin;
+mod auth;
 mod conversations;
 mod health;
 mod messages;
@@ -11,16 +13,20 @@ pub mod openapi;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection, StringRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use natter_core::model::Account;
+use natter_core::model::{Account, SessionState};
 use natter_core::{Error, ErrorCode};
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+use crate::auth::{Principal, Scope, Via};
+use crate::identity::Origin;
 
 /// The error of every handler: `{"code": "...", "message": "..."}` with the status its code
 /// implies.
@@ -37,11 +43,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.0.retry_after;
         let mut response = (status, Json(self.0)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -108,8 +120,22 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
+/// The authenticated caller's account: a bearer token (`Authorization: Bearer …`) or a
+/// fully signed-in session cookie. Cookie-authenticated writes must carry the session's
+/// `X-CSRF-Token`; API tokens must have the scope the route needs (see [`required_scope`]).
 pub struct Caller(pub Account);
+
+/// Like [`Caller`], with how the caller authenticated.
+pub struct CallerPrincipal(pub Principal);
+
+/// A session cookie in any state (for the second-factor and enrolment steps), or a bearer
+/// principal.
+pub struct AnySession(pub Principal, pub Option<natter_store::Session>);
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "natter_session";
+/// The header that carries the CSRF token on cookie-authenticated writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The bearer token of a request, if it has one.
 pub fn bearer(parts: &Parts) -> Option<&str> {
@@ -121,33 +147,203 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The value of the session cookie, if the request has one.
+pub fn session_cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The scope an API token needs for this request: reads need `read`; contact management
+/// `contacts`; staff, tokens, settings, the audit log and account security `admin`; every
+/// other write `write`.
+pub fn required_scope(method: &Method, path: &str) -> Scope {
+    let admin = [
+        "/v1/staff",
+        "/v1/tokens",
+        "/v1/workspace",
+        "/v1/audit",
+        "/v1/auth",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
+    if admin {
+        Scope::Admin
+    } else if path.starts_with("/v1/contacts") {
+        Scope::Contacts
+    } else if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        Scope::Read
+    } else {
+        Scope::Write
+    }
+}
+
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Authenticates by bearer token, else by session cookie (returned with its session).
+async fn authenticate(
+    parts: &Parts,
+    app: &App,
+) -> Result<(Principal, Option<natter_store::Session>), ApiError> {
+    if let Some(token) = bearer(parts) {
+        return Ok((app.authenticate(token).await?, None));
+    }
+    let Some(cookie) = session_cookie(parts) else {
+        return Err(ApiError(Error::new(
+            ErrorCode::Unauthenticated,
+            "sign in, or send Authorization: Bearer <token>",
+        )));
+    };
+    let session = app.session(cookie).await?;
+    if is_write(&parts.method) {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !crate::auth::constant_time_eq(sent.as_bytes(), session.csrf_token.as_bytes()) {
+            return Err(ApiError(Error::forbidden(
+                "missing or wrong X-CSRF-Token for a cookie-authenticated write",
+            )));
+        }
+    }
+    let principal = Principal {
+        account: session.account.clone(),
+        via: Via::Session {
+            id: session.id,
+            csrf: session.csrf_token.clone(),
+        },
+    };
+    Ok((principal, Some(session)))
+}
+
+impl FromRequestParts<Arc<App>> for CallerPrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let (principal, session) = authenticate(parts, app).await?;
+        if let Some(session) = session
+            && session.state != SessionState::Active
+        {
+            return Err(ApiError(Error::new(
+                ErrorCode::Unauthenticated,
+                match session.state {
+                    SessionState::Mfa => "finish signing in with your second factor",
+                    _ => "set up a second factor first: this workspace requires one",
+                },
+            )));
+        }
+        principal.require(required_scope(&parts.method, parts.uri.path()))?;
+        Ok(CallerPrincipal(principal))
+    }
+}
+
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(|| {
-            Error::new(
-                ErrorCode::Unauthenticated,
-                "missing Authorization: Bearer token",
-            )
-        })?;
-        Ok(Caller(app.authenticate(token).await?))
+        let CallerPrincipal(principal) = CallerPrincipal::from_request_parts(parts, app).await?;
+        Ok(Caller(principal.account))
     }
+}
+
+impl FromRequestParts<Arc<App>> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let (principal, session) = authenticate(parts, app).await?;
+        principal.require(Scope::Admin)?;
+        Ok(AnySession(principal, session))
+    }
+}
+
+/// Where a request came from: the peer address (or `X-Forwarded-For`'s first entry when
+/// `trust_forwarded_for` is set) and the user agent.
+pub struct ClientOrigin(pub Origin);
+
+impl FromRequestParts<Arc<App>> for ClientOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let forwarded = app
+            .config
+            .trust_forwarded_for
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .map(|v| v.trim().to_string())
+            })
+            .flatten();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        Ok(ClientOrigin(Origin {
+            ip: forwarded.or(peer),
+            user_agent,
+        }))
+    }
+}
+
+fn header_layer(
+    name: header::HeaderName,
+    value: Option<&'static str>,
+) -> tower_http::set_header::SetResponseHeaderLayer<Option<HeaderValue>> {
+    tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        name,
+        value.map(HeaderValue::from_static),
+    )
 }
 
 /// The whole HTTP surface of a node.
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.limits.http_body_bytes;
+    let hsts = app.config.public_url.starts_with("https://");
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
         .merge(accounts::router())
+        .merge(auth::router())
+        .merge(admin::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(crate::gateway::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError(Error::not_found("route")) })
         .layer(DefaultBodyLimit::max(body_limit))
+        // Headers every response carries unless the handler set its own: no MIME sniffing,
+        // no referrer leaks, not framable (the widget's pages will opt in per website), and
+        // HSTS when natter is served over https.
+        .layer(header_layer(
+            header::X_CONTENT_TYPE_OPTIONS,
+            Some("nosniff"),
+        ))
+        .layer(header_layer(header::REFERRER_POLICY, Some("no-referrer")))
+        .layer(header_layer(
+            header::CONTENT_SECURITY_POLICY,
+            Some("frame-ancestors 'none'"),
+        ))
+        .layer(header_layer(header::X_FRAME_OPTIONS, Some("DENY")))
+        .layer(header_layer(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts.then_some("max-age=31536000; includeSubDomains"),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

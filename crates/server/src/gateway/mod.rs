@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use natter_core::model::Account;
 use natter_core::protocol::{ClientFrame, ServerFrame};
 use natter_core::{Error, ErrorCode};
 use natter_store::Cursor;
 
 use crate::app::{App, PostMessage};
+use crate::auth::{Principal, Scope};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -102,8 +102,19 @@ pub fn error_frame(req: Option<String>, error: Error) -> ServerFrame {
 }
 
 /// Handles one frame from an authenticated client (anything but `hello`) and returns the
-/// answer, if the frame has one (`typing` has none unless it fails).
-pub async fn handle_frame(app: &App, account: &Account, frame: ClientFrame) -> Option<ServerFrame> {
+/// answer, if the frame has one (`typing` has none unless it fails). Frames that change
+/// anything need the `write` scope when the client uses an API token.
+pub async fn handle_frame(
+    app: &App,
+    principal: &Principal,
+    frame: ClientFrame,
+) -> Option<ServerFrame> {
+    let account = &principal.account;
+    if !matches!(frame, ClientFrame::Ping { .. } | ClientFrame::Hello { .. })
+        && let Err(e) = principal.require(Scope::Write)
+    {
+        return Some(error_frame(frame_ref(&frame), e));
+    }
     match frame {
         ClientFrame::Hello { .. } => Some(error_frame(
             None,
@@ -175,6 +186,19 @@ pub async fn handle_frame(app: &App, account: &Account, frame: ClientFrame) -> O
                 .await,
         )),
         ClientFrame::Ping { req } => Some(ServerFrame::Pong { req }),
+    }
+}
+
+/// The `ref` a frame carries, for its error.
+fn frame_ref(frame: &ClientFrame) -> Option<String> {
+    match frame {
+        ClientFrame::Send { req, .. }
+        | ClientFrame::Typing { req, .. }
+        | ClientFrame::Read { req, .. }
+        | ClientFrame::Delivered { req, .. }
+        | ClientFrame::React { req, .. }
+        | ClientFrame::Ping { req } => req.clone(),
+        ClientFrame::Hello { .. } => None,
     }
 }
 

@@ -26,7 +26,7 @@ use utoipa::IntoParams;
 
 use super::feed::Feed;
 use super::{handle_frame, parse_frame, to_json};
-use crate::api::{ApiError, ApiQuery, Caller, Text};
+use crate::api::{ApiError, ApiQuery, CallerPrincipal, Text};
 use crate::app::App;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -75,7 +75,9 @@ pub async fn events(
     let token = header_token
         .or(query.access_token.as_deref())
         .ok_or_else(|| Error::new(ErrorCode::Unauthenticated, "missing token"))?;
-    let account = app.authenticate(token.trim()).await?;
+    let principal = app.authenticate(token.trim()).await?;
+    principal.require(crate::auth::Scope::Read)?;
+    let account = principal.account;
     let last_event_id = match headers.get("last-event-id") {
         Some(value) => Some(
             value
@@ -117,7 +119,7 @@ pub async fn events(
               (status = 401, body = natter_core::Error)))]
 pub async fn frames(
     State(app): State<Arc<App>>,
-    Caller(account): Caller,
+    CallerPrincipal(principal): CallerPrincipal,
     Text(body): Text,
 ) -> Result<Json<ServerFrame>, ApiError> {
     let frame = parse_frame(&body).map_err(|bad| ApiError(bad.error))?;
@@ -127,7 +129,7 @@ pub async fn frames(
             "hello is for WebSockets; authenticate with the Authorization header",
         )));
     }
-    match handle_frame(&app, &account, frame).await {
+    match handle_frame(&app, &principal, frame).await {
         Some(ServerFrame::Error { code, message, .. }) => Err(ApiError(Error::new(code, message))),
         Some(answer) => Ok(Json(answer)),
         None => Ok(Json(ServerFrame::Ok { req: None })),

@@ -20,6 +20,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::feed::Feed;
 use super::{error_frame, handle_frame, parse_frame, to_json};
 use crate::app::App;
+use crate::auth::{Principal, Scope};
 
 /// Outbound frames written per flush at most, so one busy connection cannot hog its task.
 const WRITE_BATCH: usize = 64;
@@ -60,7 +61,7 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
 async fn hello(
     app: &App,
     socket: &mut WebSocket,
-) -> Result<(natter_core::model::Account, Option<natter_core::EventId>), (u16, &'static str)> {
+) -> Result<(Principal, Option<natter_core::EventId>), (u16, &'static str)> {
     let limit = app.config.limits.ws_frame_bytes;
     // A deadline, not a per-frame timeout: pings must not keep an unauthenticated socket open.
     let deadline = Instant::now() + Duration::from_secs(app.config.realtime.hello_timeout_secs);
@@ -91,7 +92,10 @@ async fn hello(
                 return Err((close::UNSUPPORTED_VERSION, "unsupported_version"));
             }
             match app.authenticate(&token).await {
-                Ok(account) => Ok((account, last_event_id)),
+                Ok(principal) if !principal.allows(Scope::Read) => {
+                    Err((close::UNAUTHENTICATED, "insufficient_scope"))
+                }
+                Ok(principal) => Ok((principal, last_event_id)),
                 Err(e) if e.code == ErrorCode::Unauthenticated => {
                     Err((close::UNAUTHENTICATED, "unauthenticated"))
                 }
@@ -103,11 +107,12 @@ async fn hello(
 }
 
 async fn run(app: Arc<App>, mut socket: WebSocket) {
-    let (account, last_event_id) = match hello(&app, &mut socket).await {
+    let (principal, last_event_id) = match hello(&app, &mut socket).await {
         Ok(hello) => hello,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
-    let (mut feed, opening) = match Feed::open(&app, account, last_event_id).await {
+    let (mut feed, opening) = match Feed::open(&app, principal.account.clone(), last_event_id).await
+    {
         Ok(opened) => opened,
         Err(_) => return close_with(socket, close::GOING_AWAY, "unavailable").await,
     };
@@ -164,7 +169,7 @@ async fn run(app: Arc<App>, mut socket: WebSocket) {
                     return close_with(socket, close::TOO_BIG, "too_large").await;
                 }
                 let answer = match parse_frame(&text) {
-                    Ok(frame) => handle_frame(&app, feed.account(), frame).await,
+                    Ok(frame) => handle_frame(&app, &principal, frame).await,
                     Err(bad) => Some(error_frame(bad.req, bad.error)),
                 };
                 if let Some(answer) = answer

@@ -1,0 +1,148 @@
+//! Request rate limits: fixed one-minute windows per (limit, key), answered with
+//! `rate_limited` and a `Retry-After`. In a cluster the counters live in Redis (`INCR` with a
+//! `PEXPIRE` on the window's first hit), so every node enforces the same budget; a single
+//! node, or a node whose Redis does not answer, counts in process with `governor`.
+
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota};
+use natter_core::Error;
+use std::collections::HashMap;
+
+/// The limits natter enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    LoginPerIp,
+    PasswordResetPerIp,
+    MessagesPerAccount,
+    ContactsPerAccount,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::LoginPerIp => "login_ip",
+            Limit::PasswordResetPerIp => "reset_ip",
+            Limit::MessagesPerAccount => "messages",
+            Limit::ContactsPerAccount => "contacts",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Limit::LoginPerIp => "too many sign-in attempts from this address",
+            Limit::PasswordResetPerIp => "too many password reset requests from this address",
+            Limit::MessagesPerAccount => "too many messages; slow down",
+            Limit::ContactsPerAccount => "too many contacts created; slow down",
+        }
+    }
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+/// Longest wait for Redis on the request path before counting locally instead.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+
+pub struct RateLimiter {
+    per_minute: HashMap<Limit, u32>,
+    local: Mutex<HashMap<Limit, DefaultKeyedRateLimiter<String>>>,
+    redis: Option<redis::Client>,
+    /// Set on first use; the manager reconnects by itself afterwards.
+    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+}
+
+impl RateLimiter {
+    pub fn new(config: &natter_core::config::RateLimitsConfig, redis_url: Option<&str>) -> Self {
+        let per_minute = HashMap::from([
+            (Limit::LoginPerIp, config.logins_per_ip),
+            (Limit::PasswordResetPerIp, config.password_resets_per_ip),
+            (Limit::MessagesPerAccount, config.messages_per_account),
+            (Limit::ContactsPerAccount, config.contacts_per_account),
+        ]);
+        Self {
+            per_minute,
+            local: Mutex::new(HashMap::new()),
+            redis: redis_url.and_then(|url| redis::Client::open(url).ok()),
+            connection: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Counts one request against `limit` for `key`; `Err(rate_limited)` when over budget.
+    pub async fn check(&self, limit: Limit, key: &str) -> Result<(), Error> {
+        let Some(&budget) = self.per_minute.get(&limit) else {
+            return Ok(());
+        };
+        if budget == 0 {
+            return Ok(());
+        }
+        if self.redis.is_some() {
+            match tokio::time::timeout(REDIS_TIMEOUT, self.check_redis(limit, key, budget)).await {
+                Ok(Ok(result)) => return result,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "rate limit via Redis failed; counting locally")
+                }
+                Err(_) => tracing::debug!("rate limit via Redis timed out; counting locally"),
+            }
+        }
+        self.check_local(limit, key, budget)
+    }
+
+    fn check_local(&self, limit: Limit, key: &str, budget: u32) -> Result<(), Error> {
+        let mut local = self
+            .local
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let limiter = local.entry(limit).or_insert_with(|| {
+            let n = NonZeroU32::new(budget).unwrap_or(NonZeroU32::MIN);
+            DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))
+        });
+        // Forget idle keys now and then so the map does not grow without bound.
+        if limiter.len() > 100_000 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&key.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            Error::rate_limited(limit.message(), wait.as_secs().max(1))
+        })
+    }
+
+    async fn check_redis(
+        &self,
+        limit: Limit,
+        key: &str,
+        budget: u32,
+    ) -> Result<Result<(), Error>, redis::RedisError> {
+        let Some(client) = &self.redis else {
+            return Ok(Ok(()));
+        };
+        let mut conn = self
+            .connection
+            .get_or_try_init(|| client.get_connection_manager())
+            .await?
+            .clone();
+        let window_ms = u64::try_from(WINDOW.as_millis()).unwrap_or(60_000);
+        let redis_key = format!("natter:rl:{}:{key}", limit.name());
+        let (count, ttl): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(&redis_key)
+            .cmd("PEXPIRE")
+            .arg(&redis_key)
+            .arg(window_ms)
+            .arg("NX")
+            .ignore()
+            .cmd("PTTL")
+            .arg(&redis_key)
+            .query_async(&mut conn)
+            .await?;
+        if count > u64::from(budget) {
+            let seconds = u64::try_from(ttl).unwrap_or(0).div_ceil(1000);
+            Ok(Err(Error::rate_limited(limit.message(), seconds)))
+        } else {
+            Ok(Ok(()))
+        }
+    }
+}
