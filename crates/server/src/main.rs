@@ -171,16 +171,17 @@ async fn admin(config: Config, command: Admin) -> anyhow::Result<()> {
             let workspace = match workspace_id {
                 Some(w) => natter_core::WorkspaceId(w),
                 None => {
-                    let count = app
+                    let ids = app
                         .store
-                        .count_workspaces()
+                        .workspace_ids()
                         .await
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    anyhow::ensure!(
-                        count == 1,
-                        "there are {count} workspaces; pass --workspace-id"
-                    );
-                    natter_core::WorkspaceId(1)
+                    match ids.as_slice() {
+                        [only] => *only,
+                        _ => {
+                            anyhow::bail!("there are {} workspaces; pass --workspace-id", ids.len())
+                        }
+                    }
                 }
             };
             let mut password = String::new();

@@ -59,6 +59,14 @@ impl Store {
         Ok(WorkspaceId(id))
     }
 
+    /// Every workspace id, oldest first (for the command line).
+    pub async fn workspace_ids(&self) -> Result<Vec<WorkspaceId>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar("select workspace_id from workspace order by 1")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(ids.into_iter().map(WorkspaceId).collect())
+    }
+
     pub async fn count_workspaces(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("select count(*) from workspace")
             .fetch_one(&self.read)

@@ -749,28 +749,28 @@ async fn an_api_token_finds_its_account_only_by_the_right_hash() {
         let sam = staff(&store, ws, "sam@acme.test", StaffRole::Admin).await;
         let kim = staff(&store, ws, "kim@acme.test", StaffRole::Agent).await;
         store
-            .create_api_token(sam.id, "ci", &[7; 32])
+            .create_api_token(sam.id, "ci", &[7; 32], "read write admin")
             .await
             .unwrap();
         store
-            .create_api_token(kim.id, "laptop", &[8; 32])
+            .create_api_token(kim.id, "laptop", &[8; 32], "read")
             .await
             .unwrap();
 
         assert_eq!(
             store.account_by_token_hash(&[7; 32]).await.unwrap(),
-            Some(sam.clone()),
-            "{b}: the right hash finds its account"
+            Some((sam.clone(), "read write admin".to_string())),
+            "{b}: the right hash finds its account and scopes"
         );
         // A second lookup (last_used_at already fresh) answers the same.
         assert_eq!(
             store.account_by_token_hash(&[7; 32]).await.unwrap(),
-            Some(sam.clone()),
+            Some((sam.clone(), "read write admin".to_string())),
             "{b}: a repeated lookup finds the same account"
         );
         assert_eq!(
             store.account_by_token_hash(&[8; 32]).await.unwrap(),
-            Some(kim),
+            Some((kim, "read".to_string())),
             "{b}: another token finds its own account"
         );
         assert_eq!(
@@ -2371,6 +2371,362 @@ async fn a_conversation_of_another_workspace_is_not_found() {
             history(&store, a.ws, a.conv, &a.agent).await.len(),
             1,
             "{b}: A's conversation is untouched"
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_one_time_token_works_once_for_its_purpose_and_not_after_it_expires() {
+    use natter_store::TokenPurpose;
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let sam = staff(&store, ws, "sam@acme.test", StaffRole::Agent).await;
+        let later = now_millis() + 60_000;
+        store
+            .create_one_time_token(sam.id, TokenPurpose::PasswordReset, &[1; 32], later)
+            .await
+            .unwrap();
+        store
+            .create_one_time_token(sam.id, TokenPurpose::Invitation, &[2; 32], now_millis() - 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .consume_one_time_token(TokenPurpose::Invitation, &[1; 32])
+                .await
+                .unwrap(),
+            None,
+            "{b}: a reset token is no invitation"
+        );
+        assert_eq!(
+            store
+                .consume_one_time_token(TokenPurpose::PasswordReset, &[1; 32])
+                .await
+                .unwrap(),
+            Some(sam.id),
+            "{b}: the first use works"
+        );
+        assert_eq!(
+            store
+                .consume_one_time_token(TokenPurpose::PasswordReset, &[1; 32])
+                .await
+                .unwrap(),
+            None,
+            "{b}: the second use does not"
+        );
+        assert_eq!(
+            store
+                .consume_one_time_token(TokenPurpose::Invitation, &[2; 32])
+                .await
+                .unwrap(),
+            None,
+            "{b}: an expired token does not work"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_totp_step_and_a_recovery_code_are_each_accepted_once() {
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let sam = staff(&store, ws, "sam@acme.test", StaffRole::Agent).await;
+        store
+            .set_totp_secret(sam.id, Some(b"sealed"))
+            .await
+            .unwrap();
+        store
+            .enable_totp(sam.id, 100, &[vec![5; 32], vec![6; 32]])
+            .await
+            .unwrap();
+        let credentials = store.credentials(sam.id).await.unwrap().unwrap();
+        assert!(credentials.totp_enabled, "{b}");
+        assert_eq!(
+            credentials.totp_secret.as_deref(),
+            Some(&b"sealed"[..]),
+            "{b}"
+        );
+        assert!(
+            !store.accept_totp_step(sam.id, 100).await.unwrap(),
+            "{b}: step used at enrolment"
+        );
+        assert!(
+            store.accept_totp_step(sam.id, 101).await.unwrap(),
+            "{b}: a later step"
+        );
+        assert!(
+            !store.accept_totp_step(sam.id, 101).await.unwrap(),
+            "{b}: not twice"
+        );
+        assert!(
+            !store.accept_totp_step(sam.id, 99).await.unwrap(),
+            "{b}: not an older one"
+        );
+        assert!(
+            store.use_recovery_code(sam.id, &[5; 32]).await.unwrap(),
+            "{b}"
+        );
+        assert!(
+            !store.use_recovery_code(sam.id, &[5; 32]).await.unwrap(),
+            "{b}: once"
+        );
+        assert!(
+            !store.use_recovery_code(sam.id, &[7; 32]).await.unwrap(),
+            "{b}: unknown"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_at_the_threshold_and_success_clears_them() {
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let sam = staff(&store, ws, "sam@acme.test", StaffRole::Agent).await;
+        for expected in 1..=3 {
+            let failures = store
+                .record_login_failure(sam.id, |f| (f >= 3).then_some(60_000))
+                .await
+                .unwrap();
+            assert_eq!(failures, expected, "{b}");
+        }
+        let locked = store.credentials(sam.id).await.unwrap().unwrap();
+        assert!(
+            locked.locked_until.is_some_and(|t| t > now_millis()),
+            "{b}: locked"
+        );
+        store.record_login_success(sam.id).await.unwrap();
+        let cleared = store.credentials(sam.id).await.unwrap().unwrap();
+        assert_eq!(
+            (cleared.failed_logins, cleared.locked_until),
+            (0, None),
+            "{b}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_can_be_listed_and_revoked_and_deactivation_ends_them_with_the_tokens() {
+    use natter_core::model::SessionState;
+    use natter_store::NewSession;
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let sam = staff(&store, ws, "sam@acme.test", StaffRole::Agent).await;
+        let session = |hash: &'static [u8]| NewSession {
+            account: sam.id,
+            token_hash: hash,
+            csrf_token: "csrf",
+            state: SessionState::Active,
+            ip: Some("127.0.0.1"),
+            user_agent: None,
+            expires_at: now_millis() + 60_000,
+        };
+        let first = store.create_session(&session(&[1; 32])).await.unwrap();
+        let second = store.create_session(&session(&[2; 32])).await.unwrap();
+        let third = store.create_session(&session(&[3; 32])).await.unwrap();
+        let found = store
+            .session_by_token_hash(&[2; 32])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.id, found.account.id), (second, sam.id), "{b}");
+        let listed = store.sessions(sam.id, Some(second)).await.unwrap();
+        assert_eq!(listed.len(), 3, "{b}");
+        assert!(listed.iter().any(|s| s.id == second && s.current), "{b}");
+
+        assert!(store.revoke_session(sam.id, first).await.unwrap(), "{b}");
+        assert!(
+            store
+                .session_by_token_hash(&[1; 32])
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}"
+        );
+        assert_eq!(
+            store.revoke_sessions(sam.id, Some(third)).await.unwrap(),
+            1,
+            "{b}"
+        );
+        assert!(
+            store
+                .session_by_token_hash(&[3; 32])
+                .await
+                .unwrap()
+                .is_some(),
+            "{b}: kept"
+        );
+
+        store
+            .create_api_token(sam.id, "ci", &[9; 32], "read")
+            .await
+            .unwrap();
+        assert!(store.deactivate(ws, sam.id).await.unwrap(), "{b}");
+        assert!(
+            store
+                .session_by_token_hash(&[3; 32])
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}"
+        );
+        assert!(
+            store
+                .account_by_token_hash(&[9; 32])
+                .await
+                .unwrap()
+                .is_none(),
+            "{b}"
+        );
+        assert!(store.credentials(sam.id).await.unwrap().is_none(), "{b}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_newest_first_and_filters_by_action_and_actor() {
+    use natter_store::{AuditQuery, NewAudit};
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let other = store.create_workspace("Other").await.unwrap();
+        let sam = staff(&store, ws, "sam@acme.test", StaffRole::Admin).await;
+        for (workspace, action) in [
+            (ws, "login.succeeded"),
+            (ws, "token.created"),
+            (other, "login.succeeded"),
+            (ws, "login.succeeded"),
+        ] {
+            store
+                .audit(&NewAudit {
+                    workspace_id: workspace,
+                    actor_id: Some(sam.id),
+                    action,
+                    target_type: Some("account"),
+                    target_id: Some(sam.id.to_string()),
+                    ip: Some("10.0.0.1".into()),
+                    detail: Some(serde_json::json!({"n": 1})),
+                })
+                .await
+                .unwrap();
+        }
+        let all = store
+            .audit_log(
+                ws,
+                &AuditQuery {
+                    limit: 10,
+                    ..AuditQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3, "{b}: only this workspace");
+        assert!(
+            all.windows(2).all(|w| w[0].id > w[1].id),
+            "{b}: newest first"
+        );
+        assert_eq!(all[0].detail, Some(serde_json::json!({"n": 1})), "{b}");
+        let logins = store
+            .audit_log(
+                ws,
+                &AuditQuery {
+                    action: Some("login.succeeded".into()),
+                    limit: 10,
+                    ..AuditQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(logins.len(), 2, "{b}");
+        let page = store
+            .audit_log(
+                ws,
+                &AuditQuery {
+                    before: Some(all[0].id),
+                    limit: 1,
+                    ..AuditQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page[0].id, all[1].id, "{b}: before continues the page");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_read_back_for_gap_filling_carry_the_recipients_computed_at_commit() {
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let d = desk(&store).await;
+        let mut committed: Vec<CommittedEvent> = Vec::new();
+        committed.extend(post(&store, &d.contact, d.conv, "hello").await.events);
+        committed.extend(
+            post_kind(&store, &d.agent, d.conv, MessageKind::Note, "vip")
+                .await
+                .events,
+        );
+        let courier = contact(&store, d.ws, "courier").await;
+        committed.extend(
+            store
+                .add_participant(
+                    d.ws,
+                    d.conv,
+                    &NewParticipant {
+                        account_id: courier.id,
+                        role: ParticipantRole::ThirdParty,
+                        visibility: Visibility::SinceJoined,
+                    },
+                    100,
+                )
+                .await
+                .unwrap()
+                .events,
+        );
+        committed.extend(
+            post(&store, &d.agent, d.conv, "courier joined")
+                .await
+                .events,
+        );
+        committed.extend(
+            store
+                .remove_participant(d.ws, d.conv, d.contact.id)
+                .await
+                .unwrap()
+                .events,
+        );
+        let first = committed.first().unwrap().id;
+        let last = committed.last().unwrap().id;
+        let read = store.events_between(first, last, 100).await.unwrap();
+        assert_eq!(read.len(), committed.len(), "{b}: every event in the range");
+        for (live, stored) in committed.iter().zip(&read) {
+            let mut expected = live.recipients.clone();
+            expected.sort();
+            let mut got = stored.recipients.clone();
+            got.sort();
+            assert_eq!(stored.id, live.id, "{b}");
+            assert_eq!(got, expected, "{b}: recipients of event {}", live.id.0);
+            assert_eq!(
+                stored.payload, live.payload,
+                "{b}: payload of event {}",
+                live.id.0
+            );
+        }
+        // A limit caps the range read.
+        assert_eq!(
+            store.events_between(first, last, 2).await.unwrap().len(),
+            2,
+            "{b}"
         );
     })
     .await;

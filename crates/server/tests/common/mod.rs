@@ -126,6 +126,34 @@ impl Server {
         self.database_url.clone()
     }
 
+    /// The server's data directory (its development mailbox is `mail/` inside).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The messages in the development mailbox, oldest first, as (to, subject, body).
+    pub fn mails(&self) -> Vec<(String, String, String)> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path().join("mail"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                let (head, body) = text.split_once("\r\n\r\n").unwrap();
+                let field = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                };
+                (field("To:"), field("Subject:"), body.to_string())
+            })
+            .collect()
+    }
+
     /// Starts a server on an existing database (e.g. a private PostgreSQL), with settings.
     pub async fn start_on(database_url: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
