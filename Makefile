@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. Everything else is a convenience.
-.PHONY: run test build fmt lint
+.PHONY: run test build fmt lint bench
 
 run:
 	scripts/run.sh
@@ -15,3 +15,7 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The benchmark suite (slow; see docs/benchmarks.md).
+bench:
+	scripts/bench.sh

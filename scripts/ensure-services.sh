@@ -24,6 +24,10 @@ pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! command -v redis-server >/dev/null 2>&1; then
     apt_install redis-server
 fi
+# The TLS tests make throwaway certificates with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+    apt_install openssl
+fi
 
 if [ -n "${NATTER_TEST_POSTGRES_URL:-}" ]; then
     echo "$NATTER_TEST_POSTGRES_URL"

@@ -19,6 +19,7 @@ pub struct Config {
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    pub tls: TlsConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub limits: LimitsConfig,
@@ -40,6 +41,8 @@ pub struct RateLimitsConfig {
     pub messages_per_account: u32,
     /// Contacts created per API token's account (sign-ups through the host platform).
     pub contacts_per_account: u32,
+    /// Visitors identifying (anonymous or not) per client address.
+    pub identifies_per_ip: u32,
     /// Consecutive failed sign-ins before an account is locked; each further failure doubles
     /// the lock (1 min, 2, 4 … up to an hour).
     pub login_failures_before_lock: u32,
@@ -52,6 +55,7 @@ impl Default for RateLimitsConfig {
             password_resets_per_ip: 5,
             messages_per_account: 300,
             contacts_per_account: 600,
+            identifies_per_ip: 60,
             login_failures_before_lock: 5,
         }
     }
@@ -70,6 +74,24 @@ pub struct DatabaseConfig {
     /// SQLite `synchronous` setting: `full` (an acknowledged message survives power loss) or
     /// `normal` (survives a process crash, faster).
     pub sqlite_synchronous: String,
+}
+
+/// Native TLS. Both files set: natter serves HTTPS (and WSS) itself, and re-reads them on
+/// SIGHUP (certificate renewal without a restart). Neither set: plain HTTP, for running
+/// behind a TLS-terminating proxy.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: String,
+    /// PEM private key.
+    pub key_file: String,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -148,6 +170,7 @@ impl Default for Config {
             log_format: "text".into(),
             public_url: String::new(),
             trust_forwarded_for: false,
+            tls: TlsConfig::default(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             limits: LimitsConfig::default(),
@@ -258,6 +281,12 @@ impl Config {
         Ok(config)
     }
 
+    /// Whether browsers reach natter over https (directly, or through a proxy per
+    /// `public_url`): cookies get `Secure` and responses HSTS.
+    pub fn https(&self) -> bool {
+        self.tls.enabled() || self.public_url.starts_with("https://")
+    }
+
     /// The database URL, defaulting to SQLite inside the data directory.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
@@ -279,6 +308,9 @@ impl Config {
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
             return invalid("database.url must start with sqlite:// or postgres://");
+        }
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            return invalid("tls.cert_file and tls.key_file go together");
         }
         if !(self.redis.url.is_empty()
             || self.redis.url.starts_with("redis://")

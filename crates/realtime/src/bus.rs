@@ -57,10 +57,14 @@ struct Wire<'a> {
     at: Option<i64>,
     c: Option<i64>,
     /// Recipients.
+    #[serde(default)]
     r: Vec<i64>,
     /// Event payload (events) or the whole frame (ephemeral), as raw JSON.
-    #[serde(borrow)]
-    p: &'a RawValue,
+    #[serde(borrow, default)]
+    p: Option<&'a RawValue>,
+    /// An account whose connections must end (credentials revoked).
+    #[serde(default)]
+    kick: Option<i64>,
 }
 
 impl Bus {
@@ -111,6 +115,14 @@ impl Bus {
         self.enqueue(
             EPHEMERAL,
             format!("{{\"n\":{},\"r\":[{recipients}],\"p\":{frame}}}", self.node),
+        );
+    }
+
+    /// Asks every node to end `account`'s connections.
+    pub fn publish_disconnect(&self, account: AccountId) {
+        self.enqueue(
+            EPHEMERAL,
+            format!("{{\"n\":{},\"kick\":{}}}", self.node, account.0),
         );
     }
 
@@ -236,6 +248,13 @@ impl Bus {
                 tracing::warn!("ignoring an unreadable bus message");
                 continue;
             };
+            if let Some(account) = wire.kick {
+                hub.disconnect(AccountId(account));
+                continue;
+            }
+            let Some(payload) = wire.p else {
+                continue;
+            };
             let recipients: Vec<AccountId> = wire.r.iter().copied().map(AccountId).collect();
             match (wire.id, wire.at, wire.c) {
                 (Some(id), Some(at), Some(c)) => {
@@ -243,7 +262,7 @@ impl Bus {
                         id: EventId(id),
                         at,
                         conversation_id: ConversationId(c),
-                        payload: wire.p.get().into(),
+                        payload: payload.get().into(),
                         recipients,
                     };
                     if sequencer.send(event).is_err() {
@@ -251,7 +270,7 @@ impl Bus {
                     }
                 }
                 _ if wire.n != self.node => {
-                    let frame = bytes::Bytes::copy_from_slice(wire.p.get().as_bytes());
+                    let frame = bytes::Bytes::copy_from_slice(payload.get().as_bytes());
                     hub.publish(&recipients, &Outbound::Ephemeral(frame));
                 }
                 _ => {}

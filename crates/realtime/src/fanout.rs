@@ -111,6 +111,14 @@ impl Fanout {
         self.hub.allow_typing(account, conversation, throttle)
     }
 
+    /// Ends every connection of `account`, on this node and (through the bus) on the others.
+    pub fn disconnect(&self, account: AccountId) {
+        if let Some(bus) = &self.bus {
+            bus.publish_disconnect(account);
+        }
+        self.hub.disconnect(account);
+    }
+
     /// `None` without a bus; otherwise whether it is connected.
     pub fn bus_healthy(&self) -> Option<bool> {
         self.bus.as_ref().map(|b| b.healthy())

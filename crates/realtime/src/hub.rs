@@ -24,6 +24,9 @@ pub enum Outbound {
     Event { id: EventId, frame: Bytes },
     /// An ephemeral frame (typing) that has no id and is never replayed.
     Ephemeral(Bytes),
+    /// The account's credentials were revoked or the account deactivated: close with
+    /// "unauthenticated" (the client must not simply resume with the same token).
+    Revoked,
 }
 
 /// Serialises an `event` frame around an already-serialised payload, so the payload JSON
@@ -158,6 +161,17 @@ impl Hub {
                 true
             }
         }
+    }
+
+    /// Ends every connection of `account` on this node (token revoked, account
+    /// deactivated). Returns how many there were.
+    pub fn disconnect(&self, account: AccountId) -> usize {
+        let removed = lock(&self.subscribers).remove(&account).unwrap_or_default();
+        for subscriber in &removed {
+            // Best effort: if the queue is full, dropping the sender closes it anyway.
+            let _ = subscriber.tx.try_send(Outbound::Revoked);
+        }
+        removed.len()
     }
 
     /// Open connections on this node.

@@ -45,6 +45,10 @@ pub struct App {
     pub mailbox: crate::mail::Mailbox,
     /// Request rate limits (shared through Redis in a cluster).
     pub limits: crate::ratelimit::RateLimiter,
+    /// Outgoing HTTP (host platforms' JWKS, OpenID providers).
+    pub http: reqwest::Client,
+    /// JWKS documents of host platforms, cached.
+    pub jwks: crate::contact_identity::JwksCache,
     /// Cancelled when the node shuts down; long-lived connections watch it.
     pub shutdown: CancellationToken,
     /// Tracks long-lived connections so shutdown can wait for them to close.
@@ -112,6 +116,11 @@ impl App {
             fanout,
             mailbox: crate::mail::Mailbox::new(&config.data_dir),
             limits,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?,
+            jwks: crate::contact_identity::JwksCache::default(),
             config: Arc::new(config),
             contact_key,
             identity_key,
@@ -287,6 +296,12 @@ impl App {
         if !account.is_staff() {
             return Err(Error::invalid("API tokens are for staff accounts"));
         }
+        if account.role == Some(StaffRole::Owner) && actor.role != Some(StaffRole::Owner) {
+            // A token acts as its owner: minting one for an owner would make an admin one.
+            return Err(Error::forbidden(
+                "only an owner can issue tokens for an owner",
+            ));
+        }
         let token = self.issue_api_token(account.id, name, scopes).await?;
         self.audit(
             actor,
@@ -322,6 +337,8 @@ impl App {
         self.store
             .upsert_contact(&NewContact {
                 workspace_id: actor.workspace_id,
+                // The host platform's backend vouches for its own user ids.
+                verified: external_id.is_some(),
                 external_id,
                 name,
                 email,
@@ -345,6 +362,11 @@ impl App {
         if account.is_staff() {
             return Err(Error::invalid("contact tokens are for contacts"));
         }
+        self.contact_token(&account)
+    }
+
+    /// A fresh contact token for `account` and its expiry (ms).
+    pub fn contact_token(&self, account: &Account) -> Result<(String, i64), Error> {
         let ttl = i64::try_from(self.config.auth.contact_token_ttl_secs).unwrap_or(i64::MAX);
         let expires_at = (now_millis() / 1000).saturating_add(ttl);
         let token = auth::mint_contact_token(
@@ -392,6 +414,7 @@ impl App {
             .map(|(id, role, _)| (*id, *role))
             .collect();
         policy::may_create(actor, input.kind, &roles)?;
+        self.check_contact_may_chat(actor).await?;
         let new = NewConversation {
             workspace_id: actor.workspace_id,
             kind: input.kind,
@@ -553,6 +576,7 @@ impl App {
             .await?;
         policy::may_post_kind(actor, kind)?;
         check_body(&input.body, limits.message_body_bytes)?;
+        self.check_contact_may_chat(actor).await?;
         if let Some(id) = &input.client_msg_id {
             check_client_msg_id(id, limits.client_msg_id_bytes)?;
         }
@@ -645,15 +669,16 @@ impl App {
     /// Forwards a typing indicator to the conversation's other members, at most once per
     /// throttle window per account and conversation. Never stored.
     pub async fn typing(&self, actor: &Account, id: ConversationId) -> Result<(), Error> {
-        let throttle = Duration::from_millis(self.config.realtime.typing_throttle_ms);
-        if !self.fanout.allow_typing(actor.id, id, throttle).await {
-            return Ok(());
-        }
+        // Authorize first, so a refused caller hears why even inside a throttle window.
         let (_, participant) = self.conversation(actor, id).await?;
         if participant.is_none_or(|p| p.left_at.is_some()) {
             return Err(Error::forbidden(
                 "only participants can type in a conversation",
             ));
+        }
+        let throttle = Duration::from_millis(self.config.realtime.typing_throttle_ms);
+        if !self.fanout.allow_typing(actor.id, id, throttle).await {
+            return Ok(());
         }
         let members = self
             .store
@@ -777,7 +802,7 @@ fn check_emoji(emoji: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_email(email: &str) -> Result<(), Error> {
+pub(crate) fn check_email(email: &str) -> Result<(), Error> {
     check_text("email", email, 254)?;
     match email.split_once('@') {
         Some((local, domain))

@@ -173,7 +173,7 @@ impl App {
         Ok(signed_in)
     }
 
-    async fn open_session(
+    pub(crate) async fn open_session(
         &self,
         account: Account,
         state: SessionState,
@@ -654,6 +654,7 @@ impl App {
         actor: &Account,
         of: AccountId,
     ) -> Result<Vec<ApiTokenInfo>, Error> {
+        crate::app::check_staff(actor)?;
         if of != actor.id {
             crate::app::check_admin(actor)?;
         }
@@ -674,11 +675,24 @@ impl App {
             .ok_or_else(|| Error::not_found("token"))?;
         if token.account_id != actor.id {
             crate::app::check_admin(actor)?;
+            let holder = self
+                .store
+                .account_in(actor.workspace_id, token.account_id)
+                .await
+                .map_err(Self::public_error)?;
+            if holder.role == Some(StaffRole::Owner) && actor.role != Some(StaffRole::Owner) {
+                return Err(Error::forbidden(
+                    "only an owner can revoke an owner's tokens",
+                ));
+            }
         }
         self.store
             .revoke_api_token(id)
             .await
             .map_err(Self::public_error)?;
+        // Connections opened with the token end now; the account's others reconnect with
+        // their own credentials.
+        self.fanout.disconnect(token.account_id);
         self.audit(
             actor,
             "token.revoked",
@@ -754,6 +768,7 @@ impl App {
             .deactivate(actor.workspace_id, of)
             .await
             .map_err(Self::public_error)?;
+        self.fanout.disconnect(of);
         self.audit(
             actor,
             "staff.deactivated",

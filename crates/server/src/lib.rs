@@ -5,10 +5,13 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod contact_identity;
 pub mod gateway;
 pub mod identity;
 pub mod mail;
 pub mod ratelimit;
+pub mod sso;
+pub mod tls;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +25,10 @@ use tokio::net::TcpListener;
 use crate::app::App;
 
 /// How long shutdown waits for open connections to close before giving up on them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Pending connections the kernel may queue before accepting: a burst of reconnecting clients
+/// (a node restarted) must not overflow tokio's default of 1,024 and wait out SYN retries.
+const LISTEN_BACKLOG: u32 = 4096;
 /// How often expired events are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -60,28 +66,41 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::new(store, config).await?;
     bootstrap(&app, Path::new(&data_dir)).await?;
 
-    let listener = TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    // Load TLS files before binding, so a bad certificate stops the start with a clear error.
+    let tls = if app.config.tls.enabled() {
+        Some(tls::load(&app.config.tls.cert_file, &app.config.tls.key_file).await?)
+    } else {
+        None
+    };
+    let listener = bind(&listen).await?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Stdout carries what a person (or a test harness) needs; logs go to stderr.
-    println!("natter listening on http://{addr}");
-    tracing::info!(%addr, backend = ?app.store.backend(), "listening");
+    println!("natter listening on {scheme}://{addr}");
+    tracing::info!(%addr, backend = ?app.store.backend(), tls = tls.is_some(), "listening");
 
     let pruner = tokio::spawn(prune_loop(Arc::clone(&app)));
     let router = api::router(Arc::clone(&app));
-    let signal_app = Arc::clone(&app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        signal_app.shutdown.cancel();
-    })
-    .await
-    .context("serving HTTP")?;
+    match tls {
+        Some(config) => {
+            let listener = listener.into_std()?;
+            tls::serve(listener, router, config, Arc::clone(&app)).await?;
+        }
+        None => {
+            let signal_app = Arc::clone(&app);
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                signal_app.shutdown.cancel();
+            })
+            .await
+            .context("serving HTTP")?;
+        }
+    }
 
     pruner.abort();
     app.connections.close();
@@ -156,7 +175,26 @@ async fn prune_loop(app: Arc<App>) {
     }
 }
 
-async fn shutdown_signal() {
+/// Binds `listen` (an address or `host:port`) with a deep accept backlog.
+async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+    let addr = tokio::net::lookup_host(listen)
+        .await
+        .with_context(|| format!("resolving {listen}"))?
+        .next()
+        .with_context(|| format!("{listen} resolves to no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }?;
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {listen}"))?;
+    Ok(socket.listen(LISTEN_BACKLOG)?)
+}
+
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");

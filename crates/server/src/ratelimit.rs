@@ -18,6 +18,7 @@ pub enum Limit {
     PasswordResetPerIp,
     MessagesPerAccount,
     ContactsPerAccount,
+    IdentifyPerIp,
 }
 
 impl Limit {
@@ -27,6 +28,7 @@ impl Limit {
             Limit::PasswordResetPerIp => "reset_ip",
             Limit::MessagesPerAccount => "messages",
             Limit::ContactsPerAccount => "contacts",
+            Limit::IdentifyPerIp => "identify_ip",
         }
     }
 
@@ -36,6 +38,7 @@ impl Limit {
             Limit::PasswordResetPerIp => "too many password reset requests from this address",
             Limit::MessagesPerAccount => "too many messages; slow down",
             Limit::ContactsPerAccount => "too many contacts created; slow down",
+            Limit::IdentifyPerIp => "too many visitors from this address; slow down",
         }
     }
 }
@@ -59,6 +62,7 @@ impl RateLimiter {
             (Limit::PasswordResetPerIp, config.password_resets_per_ip),
             (Limit::MessagesPerAccount, config.messages_per_account),
             (Limit::ContactsPerAccount, config.contacts_per_account),
+            (Limit::IdentifyPerIp, config.identifies_per_ip),
         ]);
         Self {
             per_minute,

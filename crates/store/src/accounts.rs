@@ -26,13 +26,17 @@ pub struct NewContact {
     pub external_id: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// The identity was proven (HMAC, JWT, or vouched for by the host platform's backend).
+    pub verified: bool,
 }
 
 impl NewContact {
     /// What the details say about who the contact is: an id from the host platform
     /// identifies them; a name or email alone only partly does.
     fn identity(&self) -> IdentityState {
-        if self.external_id.is_some() {
+        if self.verified && self.external_id.is_some() {
+            IdentityState::Verified
+        } else if self.external_id.is_some() {
             IdentityState::Identified
         } else if self.name.is_some() || self.email.is_some() {
             IdentityState::Partial
@@ -57,6 +61,15 @@ impl Store {
         .fetch_one(&self.write)
         .await?;
         Ok(WorkspaceId(id))
+    }
+
+    pub async fn workspace_exists(&self, id: WorkspaceId) -> Result<bool, StoreError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("select workspace_id from workspace where workspace_id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(found.is_some())
     }
 
     /// Every workspace id, oldest first (for the command line).
@@ -101,7 +114,9 @@ impl Store {
     }
 
     /// Creates a contact, or, when `external_id` names an existing one, fills in the details
-    /// given (details not given are kept).
+    /// given (details not given are kept). Identity only moves up: a verified upsert makes the
+    /// contact verified; an unverified one never downgrades it (callers refuse unverified
+    /// claims on verified contacts before they get here).
     pub async fn upsert_contact(&self, new: &NewContact) -> Result<Account, StoreError> {
         let now = now_millis();
         let row = sqlx::query(concat!(
@@ -111,6 +126,12 @@ impl Store {
              on conflict (workspace_id, external_id) where external_id is not null
              do update set name = coalesce(excluded.name, account.name),
                            email = coalesce(excluded.email, account.email),
+                           identity = case
+                               when excluded.identity = 'verified' then 'verified'
+                               when account.identity in ('anonymous', 'partial')
+                                   then excluded.identity
+                               else account.identity
+                           end,
                            updated_at = excluded.updated_at
              returning ",
             account_columns!()
@@ -124,6 +145,24 @@ impl Store {
         .fetch_one(&self.write)
         .await?;
         rows::account(&row)
+    }
+
+    /// The contact with this host-platform id, if any.
+    pub async fn contact_by_external_id(
+        &self,
+        workspace: WorkspaceId,
+        external_id: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(concat!(
+            "select ",
+            account_columns!(),
+            " from account where workspace_id = $1 and external_id = $2 and kind = 'contact'"
+        ))
+        .bind(workspace.0)
+        .bind(external_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(rows::account).transpose()
     }
 
     /// An active account by id.

@@ -12,12 +12,14 @@
 //! after commit.
 
 mod accounts;
+mod contact_identity;
 mod conversations;
 mod error;
 pub mod events;
 mod identity;
 mod messages;
 mod rows;
+mod sso;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -26,11 +28,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use accounts::{NewContact, NewStaff};
+pub use contact_identity::{ContactIdentitySettings, JwtSettings};
 pub use conversations::{ConversationPage, NewConversation, NewParticipant};
 pub use error::StoreError;
 pub use events::{Committed, CommittedEvent, EventRecord, Head};
 pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, TokenPurpose};
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
+pub use sso::{NewSsoAttempt, SsoAttempt, SsoConfig, SsoConfigUpdate};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -235,6 +235,7 @@ async fn contact(store: &Store, ws: WorkspaceId, external_id: &str) -> Account {
             external_id: Some(external_id.to_string()),
             name: Some(format!("Contact {external_id}")),
             email: None,
+            verified: false,
         })
         .await
         .unwrap_or_else(|e| panic!("{}: upsert_contact({external_id}): {e:?}", on(store)))
@@ -562,6 +563,7 @@ async fn a_staff_email_is_unique_within_a_workspace_but_not_across_workspaces() 
                 external_id: None,
                 name: None,
                 email: Some("sam@example.test".into()),
+                verified: false,
             })
             .await
             .unwrap_or_else(|e| panic!("{b}: a contact with a staff email: {e:?}"));
@@ -587,6 +589,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: Some("user-1".into()),
                 name: Some("Ann".into()),
                 email: Some("ann@example.test".into()),
+                verified: false,
             })
             .await
             .unwrap();
@@ -609,6 +612,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: Some("user-1".into()),
                 name: Some("Annie".into()),
                 email: None,
+                verified: false,
             })
             .await
             .unwrap();
@@ -627,6 +631,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: Some("user-1".into()),
                 name: None,
                 email: Some("annie@example.test".into()),
+                verified: false,
             })
             .await
             .unwrap();
@@ -658,6 +663,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: Some("user-1".into()),
                 name: Some("Other Ann".into()),
                 email: None,
+                verified: false,
             })
             .await
             .unwrap();
@@ -683,6 +689,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: None,
                 name: Some("Bob".into()),
                 email: None,
+                verified: false,
             })
             .await
             .unwrap();
@@ -700,6 +707,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: None,
                 name: None,
                 email: Some("x@example.test".into()),
+                verified: false,
             })
             .await
             .unwrap();
@@ -715,6 +723,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: None,
                 name: None,
                 email: None,
+                verified: false,
             })
             .await
             .unwrap();
@@ -724,6 +733,7 @@ async fn upserting_a_contact_by_external_id_updates_it_in_place_and_sets_its_ide
                 external_id: None,
                 name: None,
                 email: None,
+                verified: false,
             })
             .await
             .unwrap();
@@ -2728,6 +2738,78 @@ async fn events_read_back_for_gap_filling_carry_the_recipients_computed_at_commi
             2,
             "{b}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_verified_upsert_makes_a_contact_verified_and_an_unverified_one_never_downgrades_it() {
+    use natter_core::model::IdentityState;
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let upsert = |verified: bool| NewContact {
+            workspace_id: ws,
+            external_id: Some("user-7".into()),
+            name: None,
+            email: None,
+            verified,
+        };
+        let first = store.upsert_contact(&upsert(false)).await.unwrap();
+        assert_eq!(first.identity, Some(IdentityState::Identified), "{b}");
+        let proven = store.upsert_contact(&upsert(true)).await.unwrap();
+        assert_eq!(
+            (proven.id, proven.identity),
+            (first.id, Some(IdentityState::Verified)),
+            "{b}"
+        );
+        let again = store.upsert_contact(&upsert(false)).await.unwrap();
+        assert_eq!(
+            again.identity,
+            Some(IdentityState::Verified),
+            "{b}: never downgraded"
+        );
+        let found = store
+            .contact_by_external_id(ws, "user-7")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, first.id, "{b}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn contact_identity_settings_round_trip_with_sealed_secrets_as_bytes() {
+    use natter_store::{ContactIdentitySettings, JwtSettings};
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        assert_eq!(
+            store.contact_identity(ws).await.unwrap(),
+            ContactIdentitySettings::default(),
+            "{b}"
+        );
+        let settings = ContactIdentitySettings {
+            require_verified: true,
+            hmac_secret: Some(vec![0, 1, 2, 255]),
+            jwt: Some(JwtSettings {
+                algorithm: "ES256".into(),
+                secret: None,
+                public_key: None,
+                jwks_url: Some("https://platform.test/jwks.json".into()),
+                issuer: Some("https://platform.test".into()),
+                audience: Some("natter".into()),
+            }),
+        };
+        store.set_contact_identity(ws, &settings).await.unwrap();
+        assert_eq!(store.contact_identity(ws).await.unwrap(), settings, "{b}");
+        let cleared = ContactIdentitySettings {
+            jwt: None,
+            ..settings
+        };
+        store.set_contact_identity(ws, &cleared).await.unwrap();
+        assert_eq!(store.contact_identity(ws).await.unwrap(), cleared, "{b}");
     })
     .await;
 }

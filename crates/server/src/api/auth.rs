@@ -55,12 +55,8 @@ pub struct SessionView {
     pub csrf_token: String,
 }
 
-fn cookie(app: &App, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+pub(crate) fn cookie(app: &App, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.config.https() { "; Secure" } else { "" };
     let text = format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     );
@@ -286,7 +282,7 @@ pub struct RecoveryCodes {
 }
 
 /// Signed-in sessions (and `enrol` sessions) only: a second factor is not managed with API
-/// tokens.
+/// tokens (a leaked token must not be able to enrol an attacker's authenticator).
 fn enrolling(
     principal: &crate::auth::Principal,
     session: Option<&natter_store::Session>,
@@ -297,7 +293,9 @@ fn enrolling(
             "finish signing in with your second factor",
         ))),
         (Some(s), _) => Ok(Some(s.id)),
-        (None, Via::ApiToken(_)) => Ok(None),
+        (None, Via::ApiToken(_)) => Err(ApiError(Error::forbidden(
+            "a second factor is managed from a signed-in session, not with an API token",
+        ))),
         (None, _) => Err(ApiError(Error::forbidden("only staff accounts use TOTP"))),
     }
 }

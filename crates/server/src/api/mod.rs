@@ -6,9 +6,11 @@ mod admin;
 mod auth;
 mod conversations;
 mod health;
+mod identify;
 mod messages;
 pub mod metrics;
 pub mod openapi;
+mod sso;
 
 use std::sync::Arc;
 
@@ -314,13 +316,15 @@ fn header_layer(
 /// The whole HTTP surface of a node.
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.limits.http_body_bytes;
-    let hsts = app.config.public_url.starts_with("https://");
+    let hsts = app.config.https();
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
         .merge(accounts::router())
         .merge(auth::router())
+        .merge(sso::router())
         .merge(admin::router())
+        .merge(identify::router())
         .merge(conversations::router())
         .merge(messages::router())
         .merge(crate::gateway::router())

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
-use super::{accounts, conversations, health, messages};
+use super::{accounts, admin, auth, conversations, health, identify, messages, sso};
 use crate::app::App;
 use crate::gateway;
 
@@ -46,6 +46,36 @@ use crate::gateway;
         messages::typing,
         gateway::sse::events,
         gateway::sse::frames,
+        auth::login,
+        auth::second_factor,
+        auth::logout,
+        auth::current_session,
+        auth::sessions,
+        auth::revoke_session,
+        auth::change_password,
+        auth::request_reset,
+        auth::confirm_reset,
+        auth::accept_invitation,
+        auth::totp_setup,
+        auth::totp_enable,
+        auth::totp_disable,
+        admin::invite,
+        admin::update_staff,
+        admin::deactivate,
+        admin::list_tokens,
+        admin::revoke_token,
+        admin::security,
+        admin::update_security,
+        admin::audit,
+        identify::identify,
+        identify::settings,
+        identify::update_settings,
+        identify::rotate_secret,
+        sso::settings,
+        sso::update_settings,
+        sso::status,
+        sso::start,
+        sso::callback,
     ),
     components(schemas(
         natter_core::protocol::ClientFrame,
@@ -59,6 +89,9 @@ use crate::gateway;
         (name = "accounts", description = "Staff, contacts and tokens"),
         (name = "realtime", description = "SSE fallback of the real-time protocol"),
         (name = "operations", description = "Health probes"),
+        (name = "auth", description = "Signing in: passwords, second factors, sessions, resets"),
+        (name = "admin", description = "Staff, tokens, security settings, audit log"),
+        (name = "sso", description = "Single sign-on for staff with OpenID Connect"),
     )
 )]
 pub struct ApiDoc;

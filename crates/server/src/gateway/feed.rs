@@ -148,6 +148,11 @@ impl Feed {
         None
     }
 
+    /// Puts an item back to be returned first by the next call.
+    pub fn unread(&mut self, item: Outbound) {
+        self.pending.push_front(item);
+    }
+
     fn take_ready(&mut self) -> Option<Outbound> {
         let item = self.pending.pop_front()?;
         if let Outbound::Event { id, .. } = &item {
@@ -164,7 +169,7 @@ impl Feed {
                 self.cursor = *id;
                 Some(item)
             }
-            Outbound::Ephemeral(_) => Some(item),
+            Outbound::Ephemeral(_) | Outbound::Revoked => Some(item),
         }
     }
 }

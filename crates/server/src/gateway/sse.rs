@@ -53,6 +53,7 @@ fn outbound_event(item: Outbound) -> Event {
             .id(id.0.to_string())
             .data(String::from_utf8_lossy(&frame)),
         Outbound::Ephemeral(frame) => Event::default().data(String::from_utf8_lossy(&frame)),
+        Outbound::Revoked => Event::default().comment("revoked"),
     }
 }
 
@@ -101,6 +102,8 @@ pub async fn events(
             item = feed.next(&app) => item,
         };
         match item {
+            // Credentials revoked: end the stream; reconnecting with them fails with 401.
+            Ok(Some(Outbound::Revoked)) => None,
             Ok(Some(item)) => Some((Ok(outbound_event(item)), (app, feed))),
             // Too slow, or storage failed: end the stream; the client reconnects and resumes.
             Ok(None) | Err(_) => None,

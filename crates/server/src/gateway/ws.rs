@@ -180,6 +180,9 @@ async fn run(app: Arc<App>, mut socket: WebSocket) {
             }
             outbound = feed.next(&app) => {
                 match outbound {
+                    Ok(Some(Outbound::Revoked)) => {
+                        return close_with(socket, close::UNAUTHENTICATED, "revoked").await;
+                    }
                     Ok(Some(item)) => {
                         if !write_batch(&mut socket, &mut feed, item).await {
                             return;
@@ -220,6 +223,11 @@ async fn write_batch(socket: &mut WebSocket, feed: &mut Feed, first: Outbound) -
     while let Some(next) = item.take() {
         let bytes = match next {
             Outbound::Event { frame, .. } | Outbound::Ephemeral(frame) => frame,
+            // Leave the close to the main loop: hand it back and stop this batch here.
+            Outbound::Revoked => {
+                feed.unread(Outbound::Revoked);
+                break;
+            }
         };
         let Ok(text) = Utf8Bytes::try_from(bytes) else {
             tracing::error!("a queued frame is not UTF-8");
