@@ -43,6 +43,8 @@ pub struct RateLimitsConfig {
     pub contacts_per_account: u32,
     /// Visitors identifying (anonymous or not) per client address.
     pub identifies_per_ip: u32,
+    /// Requests per staff API token (scripts and integrations), all endpoints together.
+    pub requests_per_token: u32,
     /// Consecutive failed sign-ins before an account is locked; each further failure doubles
     /// the lock (1 min, 2, 4 … up to an hour).
     pub login_failures_before_lock: u32,
@@ -56,6 +58,7 @@ impl Default for RateLimitsConfig {
             messages_per_account: 300,
             contacts_per_account: 600,
             identifies_per_ip: 60,
+            requests_per_token: 6000,
             login_failures_before_lock: 5,
         }
     }

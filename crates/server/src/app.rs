@@ -160,17 +160,20 @@ impl App {
         let refused = || Error::new(ErrorCode::Unauthenticated, "invalid or revoked token");
         match auth::classify(token)? {
             Credential::Staff(token) => {
+                let hash = auth::hash_token(token);
                 let (account, scopes) = self
                     .store
-                    .account_by_token_hash(&auth::hash_token(token))
+                    .account_by_token_hash(&hash)
                     .await
                     .map_err(Self::public_error)?
                     .ok_or_else(refused)?;
                 // Scopes were validated when the token was created.
                 let scopes = auth::parse_scopes(&scopes).unwrap_or_default();
+                let key: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
+                self.limits.check(Limit::RequestsPerToken, &key).await?;
                 Ok(Principal {
                     account,
-                    via: Via::ApiToken(scopes),
+                    via: Via::ApiToken { key, scopes },
                 })
             }
             Credential::Contact(token) => {

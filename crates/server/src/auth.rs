@@ -209,8 +209,9 @@ impl Scope {
 /// How the caller authenticated.
 #[derive(Debug, Clone)]
 pub enum Via {
-    /// A staff API token with these scopes.
-    ApiToken(Vec<Scope>),
+    /// A staff API token with these scopes; `key` (hex of part of its hash) names it for
+    /// per-token rate limits without keeping the secret around.
+    ApiToken { key: String, scopes: Vec<Scope> },
     /// A sign-in session (cookie); `csrf` must accompany writes.
     Session { id: i64, csrf: String },
     /// A contact token.
@@ -228,7 +229,7 @@ impl Principal {
     /// Whether the credential allows `scope` (only API tokens are restricted).
     pub fn allows(&self, scope: Scope) -> bool {
         match &self.via {
-            Via::ApiToken(scopes) => scopes.contains(&scope),
+            Via::ApiToken { scopes, .. } => scopes.contains(&scope),
             Via::Session { .. } | Via::Contact => true,
         }
     }

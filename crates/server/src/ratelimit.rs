@@ -19,6 +19,7 @@ pub enum Limit {
     MessagesPerAccount,
     ContactsPerAccount,
     IdentifyPerIp,
+    RequestsPerToken,
 }
 
 impl Limit {
@@ -29,6 +30,7 @@ impl Limit {
             Limit::MessagesPerAccount => "messages",
             Limit::ContactsPerAccount => "contacts",
             Limit::IdentifyPerIp => "identify_ip",
+            Limit::RequestsPerToken => "token",
         }
     }
 
@@ -39,6 +41,7 @@ impl Limit {
             Limit::MessagesPerAccount => "too many messages; slow down",
             Limit::ContactsPerAccount => "too many contacts created; slow down",
             Limit::IdentifyPerIp => "too many visitors from this address; slow down",
+            Limit::RequestsPerToken => "too many requests with this API token; slow down",
         }
     }
 }
@@ -63,6 +66,7 @@ impl RateLimiter {
             (Limit::MessagesPerAccount, config.messages_per_account),
             (Limit::ContactsPerAccount, config.contacts_per_account),
             (Limit::IdentifyPerIp, config.identifies_per_ip),
+            (Limit::RequestsPerToken, config.requests_per_token),
         ]);
         Self {
             per_minute,

@@ -664,27 +664,55 @@ async fn roles_change_only_by_those_allowed_and_the_audit_log_records_who_did_wh
 #[tokio::test]
 async fn the_command_line_creates_a_user_who_signs_in_with_a_password() {
     let server = Server::start(Backend::Sqlite).await;
+    let account = created_by_cli(&server, "ops@example.com", "admin");
+    assert_eq!(account["role"], "admin");
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("ops@example.com", PASSWORD).await.0, 200);
+}
+
+both_backends!(
+    requests_with_one_api_token_are_rate_limited_with_retry_after,
+    requests_with_one_api_token_are_rate_limited_with_retry_after
+);
+async fn requests_with_one_api_token_are_rate_limited_with_retry_after(backend: Backend) {
+    let server =
+        Server::start_with(backend, &[("NATTER_RATE_LIMITS_REQUESTS_PER_TOKEN", "5")]).await;
+    let admin = server.admin();
+    for _ in 0..5 {
+        assert_eq!(admin.get("/v1/me").await.0, 200);
+    }
+    let (status, body) = admin.get("/v1/me").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    assert!(
+        body["retry_after"]
+            .as_u64()
+            .is_some_and(|s| (1..=60).contains(&s))
+    );
+    // Another credential is not affected: a session signs in and works.
+    created_by_cli(&server, "ops@example.com", "agent");
+    let mut browser = Browser::new(&server);
+    assert_eq!(browser.login("ops@example.com", PASSWORD).await.0, 200);
+    assert_eq!(browser.call("GET", "/v1/me", None, false).await.0, 200);
+}
+
+/// Creates a staff account with `PASSWORD` through the command line (no API token used);
+/// returns the account it printed.
+fn created_by_cli(server: &Server, email: &str, role: &str) -> Value {
+    use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
-            "admin",
-            "create-user",
-            "--email",
-            "ops@example.com",
-            "--role",
-            "admin",
-        ])
+        .args(["admin", "create-user", "--email", email, "--role", role])
         .env("NATTER_DATA_DIR", server.data_dir())
         .env("NATTER_DATABASE_URL", server.database_url())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
     writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let account: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(account["role"], "admin");
-    let mut browser = Browser::new(&server);
-    assert_eq!(browser.login("ops@example.com", PASSWORD).await.0, 200);
+    serde_json::from_slice(&out.stdout).unwrap()
 }

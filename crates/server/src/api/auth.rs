@@ -293,7 +293,7 @@ fn enrolling(
             "finish signing in with your second factor",
         ))),
         (Some(s), _) => Ok(Some(s.id)),
-        (None, Via::ApiToken(_)) => Err(ApiError(Error::forbidden(
+        (None, Via::ApiToken { .. }) => Err(ApiError(Error::forbidden(
             "a second factor is managed from a signed-in session, not with an API token",
         ))),
         (None, _) => Err(ApiError(Error::forbidden("only staff accounts use TOTP"))),
