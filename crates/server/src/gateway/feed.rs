@@ -101,16 +101,15 @@ impl Feed {
                 return Ok(Some(item));
             }
             if self.replaying {
-                let page = app
-                    .store
-                    .events_after(
-                        self.account.id,
-                        self.account.is_staff(),
-                        self.cursor,
-                        self.batch,
-                    )
-                    .await
-                    .map_err(App::public_error)?;
+                // Boxed: the storage future is large and alive only while catching up.
+                let page = Box::pin(app.store.events_after(
+                    self.account.id,
+                    self.account.is_staff(),
+                    self.cursor,
+                    self.batch,
+                ))
+                .await
+                .map_err(App::public_error)?;
                 if page.is_empty() {
                     self.replaying = false;
                 }

@@ -28,7 +28,7 @@ const WRITE_BATCH: usize = 64;
 /// Upgrades to a WebSocket with small buffers: an idle connection should cost a few KB.
 pub async fn upgrade(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
     let frame_limit = app.config.limits.ws_frame_bytes;
-    ws.read_buffer_size(4 * 1024)
+    ws.read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(frame_limit.saturating_mul(WRITE_BATCH).max(1 << 20))
         // The transport refuses frames well past our limit; between the two, we close with
@@ -107,12 +107,15 @@ async fn hello(
 }
 
 async fn run(app: Arc<App>, mut socket: WebSocket) {
-    let (principal, last_event_id) = match hello(&app, &mut socket).await {
+    // Heavy futures (authentication, storage, frame handling) are boxed where they are
+    // awaited: the connection task is sized for its largest state, and an idle connection
+    // should pay for waiting, not for a database query it is not running.
+    let (principal, last_event_id) = match Box::pin(hello(&app, &mut socket)).await {
         Ok(hello) => hello,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
-    let (mut feed, opening) = match Feed::open(&app, principal.account.clone(), last_event_id).await
-    {
+    let opening = Box::pin(Feed::open(&app, principal.account.clone(), last_event_id));
+    let (mut feed, opening) = match opening.await {
         Ok(opened) => opened,
         Err(_) => return close_with(socket, close::GOING_AWAY, "unavailable").await,
     };
@@ -169,7 +172,7 @@ async fn run(app: Arc<App>, mut socket: WebSocket) {
                     return close_with(socket, close::TOO_BIG, "too_large").await;
                 }
                 let answer = match parse_frame(&text) {
-                    Ok(frame) => handle_frame(&app, &principal, frame).await,
+                    Ok(frame) => Box::pin(handle_frame(&app, &principal, frame)).await,
                     Err(bad) => Some(error_frame(bad.req, bad.error)),
                 };
                 if let Some(answer) = answer
