@@ -2,8 +2,9 @@
 # Makes sure what the test suite talks to is there: PostgreSQL running on 127.0.0.1:5432 (the
 # shared database server of the tests), the PostgreSQL server binaries (cluster tests start
 # private clusters to restart them), and redis-server (cluster tests start private Redis
-# servers to stop them). On the project's machines all are installed; on a fresh Debian
-# machine this installs and starts them. Prints the PostgreSQL URL the tests should use.
+# servers to stop them), openssl (TLS tests) and Node.js with npm (the SSO tests' OpenID
+# provider). On the project's machines all are installed; on a fresh Debian machine this
+# installs and starts them. Prints the PostgreSQL URL the tests should use.
 set -euo pipefail
 
 log() { echo "ensure-services: $*" >&2; }
@@ -27,6 +28,10 @@ fi
 # The TLS tests make throwaway certificates with openssl.
 if ! command -v openssl >/dev/null 2>&1; then
     apt_install openssl
+fi
+# The SSO tests run a real OpenID provider (the npm package oidc-provider) on Node.js.
+if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
 fi
 
 if [ -n "${NATTER_TEST_POSTGRES_URL:-}" ]; then
