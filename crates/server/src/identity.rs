@@ -35,6 +35,19 @@ pub struct TotpSetup {
     pub otpauth_uri: String,
 }
 
+/// The state a new session starts in: a second factor owed, one to set up first (the
+/// workspace requires it for this role), or signed in. Password and SSO sign-in share it.
+pub(crate) fn initial_session_state(credentials: &natter_store::Credentials) -> SessionState {
+    let role = credentials.account.role.unwrap_or(StaffRole::Agent);
+    if credentials.totp_enabled {
+        SessionState::Mfa
+    } else if credentials.mfa_required.applies_to(role) {
+        SessionState::Enrol
+    } else {
+        SessionState::Active
+    }
+}
+
 fn wrong_credentials() -> Error {
     Error::new(ErrorCode::Unauthenticated, "wrong email or password")
 }
@@ -125,16 +138,7 @@ impl App {
             .await
             .map_err(|_| Error::internal())?;
         if !ok {
-            let threshold = i64::from(self.config.rate_limits.login_failures_before_lock);
-            self.store
-                .record_login_failure(account.id, |failures| {
-                    (threshold > 0 && failures >= threshold).then(|| {
-                        let doublings = u32::try_from(failures - threshold).unwrap_or(6).min(6);
-                        60_000 * (1i64 << doublings)
-                    })
-                })
-                .await
-                .map_err(Self::public_error)?;
+            self.record_failure(account.id).await?;
             self.audit_entry(NewAudit {
                 workspace_id: account.workspace_id,
                 actor_id: None,
@@ -151,14 +155,7 @@ impl App {
             .record_login_success(account.id)
             .await
             .map_err(Self::public_error)?;
-        let role = account.role.unwrap_or(StaffRole::Agent);
-        let state = if credentials.totp_enabled {
-            SessionState::Mfa
-        } else if credentials.mfa_required.applies_to(role) {
-            SessionState::Enrol
-        } else {
-            SessionState::Active
-        };
+        let state = initial_session_state(&credentials);
         let signed_in = self.open_session(account, state, origin).await?;
         self.audit_entry(NewAudit {
             workspace_id: signed_in.account.workspace_id,
@@ -243,22 +240,8 @@ impl App {
                 60,
             ));
         }
-        let accepted = if code.contains('-') || code.len() > 8 {
-            self.store
-                .use_recovery_code(account.id, &auth::hash_recovery_code(code))
-                .await
-                .map_err(Self::public_error)?
-        } else {
-            self.check_totp(&credentials, code).await?
-        };
-        if !accepted {
-            let threshold = i64::from(self.config.rate_limits.login_failures_before_lock);
-            self.store
-                .record_login_failure(account.id, |f| {
-                    (threshold > 0 && f >= threshold).then_some(60_000)
-                })
-                .await
-                .map_err(Self::public_error)?;
+        if !self.check_second_factor(&credentials, code).await? {
+            self.record_failure(account.id).await?;
             return Err(Error::new(ErrorCode::Unauthenticated, "wrong code"));
         }
         self.store
@@ -280,6 +263,39 @@ impl App {
         })
         .await;
         Ok(())
+    }
+
+    /// Counts a failed sign-in step (password or second factor); past the threshold the
+    /// account locks for 1, 2, 4 … minutes, at most an hour.
+    async fn record_failure(&self, account: AccountId) -> Result<(), Error> {
+        let threshold = i64::from(self.config.rate_limits.login_failures_before_lock);
+        self.store
+            .record_login_failure(account, |failures| {
+                (threshold > 0 && failures >= threshold).then(|| {
+                    let doublings = u32::try_from(failures - threshold).unwrap_or(6).min(6);
+                    (60_000 * (1i64 << doublings)).min(3_600_000)
+                })
+            })
+            .await
+            .map_err(Self::public_error)?;
+        Ok(())
+    }
+
+    /// A TOTP code, or (anything with a dash, or longer than a TOTP code) a recovery code,
+    /// which is used up.
+    async fn check_second_factor(
+        &self,
+        credentials: &natter_store::Credentials,
+        code: &str,
+    ) -> Result<bool, Error> {
+        if code.contains('-') || code.len() > 8 {
+            self.store
+                .use_recovery_code(credentials.account.id, &auth::hash_recovery_code(code))
+                .await
+                .map_err(Self::public_error)
+        } else {
+            self.check_totp(credentials, code).await
+        }
     }
 
     /// Checks a TOTP code against the stored secret, accepting each time step once.
@@ -393,15 +409,7 @@ impl App {
                 "this workspace requires a second factor for your role",
             ));
         }
-        let ok = if code.contains('-') {
-            self.store
-                .use_recovery_code(account.id, &auth::hash_recovery_code(code))
-                .await
-                .map_err(Self::public_error)?
-        } else {
-            self.check_totp(&credentials, code).await?
-        };
-        if !ok {
+        if !self.check_second_factor(&credentials, code).await? {
             return Err(Error::invalid("wrong code"));
         }
         self.store

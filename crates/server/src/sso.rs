@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use natter_core::ids::WorkspaceId;
-use natter_core::model::{SessionState, StaffRole};
+use natter_core::model::StaffRole;
 use natter_core::time::now_millis;
 use natter_core::{Error, ErrorCode};
 use natter_store::{Credentials, NewAudit, NewSsoAttempt, NewStaff, SsoConfig, SsoConfigUpdate};
@@ -397,19 +397,6 @@ fn clean_name(name: &str) -> Option<String> {
     Some(name.trim().to_string()).filter(|n| !n.is_empty())
 }
 
-/// The session state a sign-in starts in; the same rule as password sign-in
-/// ([`App::sign_in`]): TOTP owed first, then enrolment where the workspace requires it.
-fn session_state(credentials: &Credentials) -> SessionState {
-    let role = credentials.account.role.unwrap_or(StaffRole::Agent);
-    if credentials.totp_enabled {
-        SessionState::Mfa
-    } else if credentials.mfa_required.applies_to(role) {
-        SessionState::Enrol
-    } else {
-        SessionState::Active
-    }
-}
-
 // ----- the domain operations ----------------------------------------------------------------
 
 impl App {
@@ -720,7 +707,7 @@ impl App {
         let credentials = self
             .sso_account(&config, &email, identity.name.as_deref())
             .await?;
-        let state = session_state(&credentials);
+        let state = crate::identity::initial_session_state(&credentials);
         // Unlike a password sign-in, failed-attempt counters are left alone: they also count
         // wrong TOTP codes, and signing in at the provider must not reset that lockout.
         let signed_in = self

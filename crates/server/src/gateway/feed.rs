@@ -88,10 +88,6 @@ impl Feed {
         self.cursor
     }
 
-    pub fn account(&self) -> &Account {
-        &self.account
-    }
-
     /// The next frame to send. `Ok(None)` means the hub dropped this connection as a slow
     /// consumer: close it and let the client resume. Cancel-safe: state changes only after
     /// each await completes.
