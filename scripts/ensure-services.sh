@@ -2,8 +2,8 @@
 # Makes sure what the test suite talks to is there: PostgreSQL running on 127.0.0.1:5432 (the
 # shared database server of the tests), the PostgreSQL server binaries (cluster tests start
 # private clusters to restart them), and redis-server (cluster tests start private Redis
-# servers to stop them), openssl (TLS tests) and Node.js with npm (the SSO tests' OpenID
-# provider). On the project's machines all are installed; on a fresh Debian machine this
+# servers to stop them), openssl (TLS tests), Node.js with npm (the SSO tests' OpenID
+# provider, the web build and its tests), Chromium (browser tests) and pip (test data). On the project's machines all are installed; on a fresh Debian machine this
 # installs and starts them. Prints the PostgreSQL URL the tests should use.
 set -euo pipefail
 
@@ -32,6 +32,16 @@ fi
 # The SSO tests run a real OpenID provider (the npm package oidc-provider) on Node.js.
 if ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
+fi
+
+# The browser tests drive Debian's Chromium with playwright-core (a downloaded browser build
+# cannot be fetched here).
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+fi
+# The GeoIP tests read MaxMind's test database from PyPI's maxminddb source archive.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt_install python3-pip
 fi
 
 if [ -n "${NATTER_TEST_POSTGRES_URL:-}" ]; then

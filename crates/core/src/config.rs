@@ -26,6 +26,64 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub realtime: RealtimeConfig,
     pub auth: AuthConfig,
+    pub geoip: GeoIpConfig,
+    pub web: WebConfig,
+    pub routing: RoutingConfig,
+}
+
+/// Queues and assignment (see docs/routing.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Concurrent chats of an agent who has not set a capacity.
+    pub default_capacity: u32,
+    /// Policy for chats in no team: `round_robin`, `least_loaded`, `skills_based` or `manual`.
+    pub default_policy: String,
+    /// A chat waiting this long is escalated (priority raised one step, supervisors told);
+    /// 0 turns escalation off.
+    pub escalate_after_secs: u64,
+    /// How often each node re-runs assignment and escalation (a safety net: arrivals,
+    /// resolutions and status changes run it at once).
+    pub tick_secs: u64,
+    /// The wait estimate's mean chat length when there is no history yet.
+    pub default_handling_secs: u64,
+    /// How long an agent has to accept a chat transferred to them before it goes back to
+    /// the queue.
+    pub transfer_accept_secs: u64,
+    /// First-response SLA: a customer's chat with no staff reply this long after their
+    /// first message is a breach (owners and admins hear of it once); 0 = no SLA.
+    pub first_response_sla_secs: u64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            default_capacity: 5,
+            default_policy: "least_loaded".into(),
+            escalate_after_secs: 300,
+            tick_secs: 5,
+            default_handling_secs: 600,
+            transfer_accept_secs: 60,
+            first_response_sla_secs: 0,
+        }
+    }
+}
+
+/// Visitor geolocation from a MaxMind GeoIP2 / GeoLite2 City database file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoIpConfig {
+    /// Path of a `.mmdb` City database. Empty: no geolocation (visitors' places stay blank).
+    pub database: String,
+}
+
+/// The browser assets natter serves (the widget, later the agent workspace).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// The folder `npm run build` wrote (`web/dist`). Empty: the `web/dist` of the source
+    /// tree the binary was built from, when it exists.
+    pub assets_dir: String,
 }
 
 /// Request rates. Each is a count per minute; shared across a cluster through Redis when
@@ -180,6 +238,9 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             realtime: RealtimeConfig::default(),
             auth: AuthConfig::default(),
+            geoip: GeoIpConfig::default(),
+            web: WebConfig::default(),
+            routing: RoutingConfig::default(),
         }
     }
 }
@@ -290,6 +351,15 @@ impl Config {
         self.tls.enabled() || self.public_url.starts_with("https://")
     }
 
+    /// The base URL browsers reach natter at: `public_url`, else `http://<listen>`.
+    pub fn public_base_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
     /// The database URL, defaulting to SQLite inside the data directory.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
@@ -323,6 +393,17 @@ impl Config {
         }
         if !self.redis.url.is_empty() && url.starts_with("sqlite:") {
             return invalid("cluster mode (redis.url) needs PostgreSQL: SQLite serves one node");
+        }
+        if !matches!(
+            self.routing.default_policy.as_str(),
+            "round_robin" | "least_loaded" | "skills_based" | "manual"
+        ) {
+            return invalid(
+                "routing.default_policy must be round_robin, least_loaded, skills_based or manual",
+            );
+        }
+        if self.routing.tick_secs == 0 {
+            return invalid("routing.tick_secs must be positive");
         }
         if self.realtime.gap_timeout_ms == 0 || self.realtime.catch_up_poll_ms == 0 {
             return invalid(

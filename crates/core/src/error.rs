@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 /// A stable, machine-readable error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body or frame is not valid JSON or does not match the expected shape.
@@ -21,6 +22,9 @@ pub enum ErrorCode {
     Unauthenticated,
     /// The caller is known but may not do this.
     Forbidden,
+    /// A widget request or socket from a page whose origin is not one of the website's
+    /// allowed domains.
+    OriginNotAllowed,
     /// The resource does not exist, or the caller may not know that it exists.
     NotFound,
     /// The change conflicts with the current state (e.g. editing a deleted message).
@@ -45,7 +49,7 @@ impl ErrorCode {
             Self::HelloRequired | Self::ResyncRequired => 400,
             Self::TooLarge => 413,
             Self::Unauthenticated => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::OriginNotAllowed => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::RateLimited => 429,
@@ -63,6 +67,7 @@ impl ErrorCode {
             Self::TooLarge => "too_large",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::OriginNotAllowed => "origin_not_allowed",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::RateLimited => "rate_limited",
@@ -77,6 +82,7 @@ impl ErrorCode {
 /// An error that is safe to show to the caller: a stable code and a human message.
 /// Internal causes (SQL errors, I/O) are logged where they happen and become `internal`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[error("{code:?}: {message}")]
 pub struct Error {
     pub code: ErrorCode,
@@ -144,6 +150,7 @@ mod tests {
             ErrorCode::TooLarge,
             ErrorCode::Unauthenticated,
             ErrorCode::Forbidden,
+            ErrorCode::OriginNotAllowed,
             ErrorCode::NotFound,
             ErrorCode::Conflict,
             ErrorCode::RateLimited,

@@ -11,6 +11,7 @@ macro_rules! id_type {
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
             ToSchema,
         )]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
@@ -44,4 +45,8 @@ id_type!(
     /// stream is the subsequence of this log that the account may see, so the id is
     /// monotonic per account and is the resume cursor.
     EventId
+);
+id_type!(
+    /// A website: one installation of the widget (its key, domains, branding, hours).
+    WebsiteId
 );

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ids::{AccountId, ConversationId, MessageId, WorkspaceId};
+use crate::ids::{AccountId, ConversationId, MessageId, WebsiteId, WorkspaceId};
 use crate::time::Millis;
 
 /// Declares an enum stored as lowercase text in the database and sent as the same string on
@@ -13,6 +13,7 @@ macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
@@ -126,6 +127,7 @@ text_enum!(
 
 /// A staff member or a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Account {
     pub id: AccountId,
     pub workspace_id: WorkspaceId,
@@ -149,6 +151,7 @@ impl Account {
 
 /// A conversation as its participants see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Conversation {
     pub id: ConversationId,
     pub workspace_id: WorkspaceId,
@@ -158,6 +161,9 @@ pub struct Conversation {
     /// Free-form listing context for marketplace threads (title, price, URL …).
     #[schema(value_type = Option<Object>)]
     pub listing: Option<serde_json::Value>,
+    /// The website a support conversation was started from (widget chats).
+    #[serde(default)]
+    pub website_id: Option<WebsiteId>,
     /// The highest message `seq` in the conversation (0 when empty).
     pub last_seq: i64,
     /// The time of the newest message, or of creation when there is none.
@@ -168,6 +174,7 @@ pub struct Conversation {
 
 /// A member of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Participant {
     pub conversation_id: ConversationId,
     pub account_id: AccountId,
@@ -185,6 +192,7 @@ pub struct Participant {
 
 /// One emoji reaction by one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Reaction {
     pub emoji: String,
     pub account_id: AccountId,
@@ -193,6 +201,7 @@ pub struct Reaction {
 /// A stored message. Deleted messages stay as tombstones (empty body, `deleted_at` set) so
 /// that `seq` stays contiguous for clients that page through history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -214,6 +223,7 @@ pub struct Message {
 
 /// An entry of the caller's conversation list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConversationSummary {
     pub conversation: Conversation,
     /// The caller's own participation (role, read cursor …).
@@ -259,6 +269,7 @@ text_enum!(
 
 /// A sign-in session as its owner sees it (the cookie value is never shown again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct SessionInfo {
     pub id: i64,
     pub state: SessionState,
@@ -273,6 +284,7 @@ pub struct SessionInfo {
 
 /// An API token as listed (the secret itself is shown only when it is issued).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ApiTokenInfo {
     pub id: i64,
     pub account_id: AccountId,
@@ -286,6 +298,7 @@ pub struct ApiTokenInfo {
 
 /// One entry of the append-only audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuditEntry {
     pub id: i64,
     pub workspace_id: WorkspaceId,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ErrorCode;
-use crate::ids::{AccountId, ConversationId, EventId, MessageId, WorkspaceId};
+use crate::ids::{AccountId, ConversationId, EventId, MessageId, WebsiteId, WorkspaceId};
 use crate::model::{Conversation, Message, MessageFormat, MessageKind, Participant};
 use crate::time::Millis;
 
@@ -25,6 +25,8 @@ pub mod close {
     pub const HELLO_REQUIRED: u16 = 4002;
     /// The client asked for a protocol version this server does not speak.
     pub const UNSUPPORTED_VERSION: u16 = 4003;
+    /// A widget visitor's socket from a page outside the website's allowed domains.
+    pub const ORIGIN_NOT_ALLOWED: u16 = 4004;
     /// The client did not keep up with its events; reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4008;
     /// Nothing (not even a pong) was heard from the client for `realtime.idle_timeout_secs`.
@@ -33,6 +35,12 @@ pub mod close {
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Client frames may omit optional fields: in TypeScript they are `field?: T | null`.
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, optional_fields = nullable)
+)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// Must be the first WebSocket frame: authenticates and, with `last_event_id`, resumes.
@@ -100,6 +108,7 @@ pub enum ClientFrame {
 
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Answers `hello`. Replayed events (if resuming) follow, then live events.
@@ -159,10 +168,59 @@ pub enum ServerFrame {
         head_event_id: EventId,
         reason: String,
     },
+    /// A visitor arrived on, moved to another page of, or left a website (ephemeral; to
+    /// staff who serve the website). `action` is `arrived`, `page` or `left`.
+    Visitor {
+        website_id: WebsiteId,
+        action: String,
+        // Boxed: a visit is much larger than the other frames.
+        visitor: Box<crate::website::LiveVisitor>,
+    },
+    /// A website chat was opened or left waiting (ephemeral; to staff who serve the
+    /// website): refresh the inbox.
+    InboxChanged {
+        conversation: crate::model::Conversation,
+    },
+    /// Where the customer's chat stands in the queue (ephemeral; to the customer whenever
+    /// the queue moves). `estimated_wait_ms` is absent when nobody who could take the chat
+    /// is online.
+    QueuePosition {
+        conversation_id: ConversationId,
+        position: u32,
+        estimated_wait_ms: Option<i64>,
+    },
+    /// How many chats wait, per team (ephemeral; to the workspace's staff when it changes).
+    /// `team_id` null is the chats in no team.
+    QueueLength {
+        waiting: Vec<crate::website::TeamWaiting>,
+    },
+    /// A chat waited too long and its priority was raised (ephemeral; to owners and
+    /// admins).
+    Escalated {
+        conversation_id: ConversationId,
+        priority: String,
+        waiting_ms: i64,
+    },
+    /// A chat is being transferred to you: accept it before `expires_at` (ms) or it goes
+    /// back to the queue (ephemeral; to the receiving agent).
+    TransferOffered {
+        conversation_id: ConversationId,
+        from_agent: AccountId,
+        note: Option<String>,
+        expires_at: i64,
+    },
+    /// A customer waited longer than the first-response SLA for a staff reply (ephemeral;
+    /// to owners and admins, once per conversation).
+    SlaBreached {
+        conversation_id: ConversationId,
+        first_message_at: i64,
+        sla_ms: i64,
+    },
 }
 
 /// What happened, as carried by an `event` frame and stored in the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventPayload {
     MessageCreated {

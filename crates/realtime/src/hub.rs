@@ -175,6 +175,25 @@ impl Hub {
     }
 
     /// Open connections on this node.
+    /// Every account with at least one connection to this node.
+    pub fn accounts(&self) -> Vec<AccountId> {
+        lock(&self.subscribers)
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// Which of `accounts` have at least one connection to this node.
+    pub fn connected(&self, accounts: &[AccountId]) -> Vec<AccountId> {
+        let subscribers = lock(&self.subscribers);
+        accounts
+            .iter()
+            .copied()
+            .filter(|a| subscribers.get(a).is_some_and(|s| !s.is_empty()))
+            .collect()
+    }
+
     pub fn connections(&self) -> usize {
         lock(&self.subscribers).values().map(Vec::len).sum()
     }

@@ -49,6 +49,12 @@ pub struct App {
     pub http: reqwest::Client,
     /// JWKS documents of host platforms, cached.
     pub jwks: crate::contact_identity::JwksCache,
+    /// Websites by key and id, briefly cached (every widget request looks one up).
+    pub websites: crate::websites::WebsiteCache,
+    /// Who is connected (this node, and in a cluster every node through Redis).
+    pub presence: Arc<crate::presence::Presence>,
+    /// Geolocation, device and traffic-source enrichment of visits.
+    pub enricher: crate::websites::Enricher,
     /// Cancelled when the node shuts down; long-lived connections watch it.
     pub shutdown: CancellationToken,
     /// Tracks long-lived connections so shutdown can wait for them to close.
@@ -63,6 +69,8 @@ pub struct CreateConversation {
     pub kind: ConversationKind,
     pub subject: Option<String>,
     pub listing: Option<serde_json::Value>,
+    /// The website of a widget chat (set by the server from the visitor's token).
+    pub website_id: Option<natter_core::WebsiteId>,
     pub participants: Vec<(AccountId, ParticipantRole, Visibility)>,
 }
 
@@ -110,6 +118,9 @@ impl App {
         )
         .map_err(|e| anyhow::anyhow!("redis.url: {e}"))?;
         let limits = crate::ratelimit::RateLimiter::new(&config.rate_limits, redis_url);
+        let presence = crate::presence::Presence::new(redis_url);
+        presence.start(Arc::clone(&hub), shutdown.clone());
+        let enricher = crate::websites::Enricher::new(&config.geoip)?;
         Ok(Arc::new(Self {
             store,
             hub,
@@ -121,6 +132,9 @@ impl App {
                 .build()
                 .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?,
             jwks: crate::contact_identity::JwksCache::default(),
+            websites: crate::websites::WebsiteCache::default(),
+            presence,
+            enricher,
             config: Arc::new(config),
             contact_key,
             identity_key,
@@ -144,7 +158,7 @@ impl App {
     /// Runs a write and hands the events it committed to the fan-out. Should this future be
     /// dropped between the commit and the hand-over (a client hung up), the fan-out finds the
     /// missing ids in storage and delivers them anyway.
-    async fn commit<T>(
+    pub(crate) async fn commit<T>(
         &self,
         write: impl Future<Output = Result<Committed<T>, StoreError>>,
     ) -> Result<T, Error> {
@@ -178,13 +192,27 @@ impl App {
             }
             Credential::Contact(token) => {
                 let now_secs = now_millis() / 1000;
-                let (workspace, id) =
-                    auth::verify_contact_token(&self.contact_key, token, now_secs)?;
-                match self.store.account(id).await.map_err(Self::public_error)? {
-                    Some(account) if account.workspace_id == workspace && !account.is_staff() => {
+                let claim = auth::verify_contact_token(&self.contact_key, token, now_secs)?;
+                if let Some(website) = claim.website
+                    && self.websites.by_id(self, website).await?.is_none()
+                {
+                    // A retired website's visitors are signed out with it.
+                    return Err(refused());
+                }
+                match self
+                    .store
+                    .account(claim.account)
+                    .await
+                    .map_err(Self::public_error)?
+                {
+                    Some(account)
+                        if account.workspace_id == claim.workspace && !account.is_staff() =>
+                    {
                         Ok(Principal {
                             account,
-                            via: Via::Contact,
+                            via: Via::Contact {
+                                website: claim.website,
+                            },
                         })
                     }
                     _ => Err(refused()),
@@ -370,12 +398,22 @@ impl App {
 
     /// A fresh contact token for `account` and its expiry (ms).
     pub fn contact_token(&self, account: &Account) -> Result<(String, i64), Error> {
+        self.visitor_token(account, None)
+    }
+
+    /// A fresh contact token bound to `website` (a widget visitor's) and its expiry (ms).
+    pub fn visitor_token(
+        &self,
+        account: &Account,
+        website: Option<natter_core::WebsiteId>,
+    ) -> Result<(String, i64), Error> {
         let ttl = i64::try_from(self.config.auth.contact_token_ttl_secs).unwrap_or(i64::MAX);
         let expires_at = (now_millis() / 1000).saturating_add(ttl);
         let token = auth::mint_contact_token(
             &self.contact_key,
             account.workspace_id,
             account.id,
+            website,
             expires_at,
         )?;
         Ok((token, expires_at.saturating_mul(1000)))
@@ -423,6 +461,7 @@ impl App {
             kind: input.kind,
             subject: input.subject,
             listing: input.listing,
+            website_id: input.website_id,
             participants: participants
                 .into_iter()
                 .map(|(account_id, role, visibility)| NewParticipant {
@@ -432,7 +471,19 @@ impl App {
                 })
                 .collect(),
         };
-        self.commit(self.store.create_conversation(&new)).await
+        let (conversation, participants) =
+            self.commit(self.store.create_conversation(&new)).await?;
+        if !actor.is_staff() && conversation.kind == ConversationKind::Support {
+            // A customer's chat waits for an agent: the queue takes it from here.
+            self.enqueue_chat(
+                actor,
+                conversation.id,
+                conversation.website_id,
+                conversation.subject.as_deref(),
+            )
+            .await?;
+        }
+        Ok((conversation, participants))
     }
 
     /// A conversation the actor may read, with its active participants.
@@ -449,6 +500,10 @@ impl App {
         if !policy::may_read(actor, participant.as_ref()) {
             // Not "forbidden": a non-participant must not learn that the conversation exists.
             return Err(Error::not_found("conversation"));
+        }
+        if participant.is_none() {
+            // Staff who do not take part read only the websites they serve.
+            self.check_serves(actor, conversation.website_id).await?;
         }
         Ok((conversation, participant))
     }
@@ -494,11 +549,17 @@ impl App {
         if let Some(Some(subject)) = &subject {
             check_text("subject", subject, self.config.limits.subject_bytes)?;
         }
-        self.commit(
-            self.store
-                .update_conversation(actor.workspace_id, id, status, subject),
-        )
-        .await
+        let conversation = self
+            .commit(
+                self.store
+                    .update_conversation(actor.workspace_id, id, status, subject),
+            )
+            .await?;
+        if let Some(status) = status {
+            // Resolving frees the agent's capacity: the queue backfills at once.
+            self.status_changed(actor.workspace_id, id, status).await?;
+        }
+        Ok(conversation)
     }
 
     pub async fn add_participant(
@@ -579,6 +640,10 @@ impl App {
             .await?;
         policy::may_post_kind(actor, kind)?;
         check_body(&input.body, limits.message_body_bytes)?;
+        if actor.role == Some(StaffRole::Agent) {
+            // Replying joins the conversation: only where the agent serves the website.
+            self.conversation(actor, input.conversation_id).await?;
+        }
         self.check_contact_may_chat(actor).await?;
         if let Some(id) = &input.client_msg_id {
             check_client_msg_id(id, limits.client_msg_id_bytes)?;
@@ -593,6 +658,10 @@ impl App {
         let outcome = self.commit(self.store.post_message(actor, &new)).await?;
         if !outcome.duplicate {
             metrics::counter!("natter_messages_in_total").increment(1);
+            if actor.is_staff() && kind != MessageKind::Note {
+                // A staff reply to a waiting chat takes it out of the queue.
+                self.claim_by_reply(actor, input.conversation_id).await?;
+            }
         }
         Ok(outcome)
     }

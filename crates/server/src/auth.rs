@@ -13,7 +13,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use natter_core::ids::{AccountId, WorkspaceId};
+use natter_core::ids::{AccountId, WebsiteId, WorkspaceId};
 use natter_core::{Error, ErrorCode};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,17 @@ struct ContactClaims {
     w: i64,
     a: i64,
     e: i64,
+    /// The website a widget visitor's token is bound to (absent for other contacts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<i64>,
+}
+
+/// Whom a valid contact token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactClaim {
+    pub workspace: WorkspaceId,
+    pub account: AccountId,
+    pub website: Option<WebsiteId>,
 }
 
 fn mac(key: &[u8], signed: &str) -> Result<Hmac<Sha256>, Error> {
@@ -61,12 +72,14 @@ pub fn mint_contact_token(
     key: &[u8],
     workspace: WorkspaceId,
     account: AccountId,
+    website: Option<WebsiteId>,
     expires_at: i64,
 ) -> Result<String, Error> {
     let claims = ContactClaims {
         w: workspace.0,
         a: account.0,
         e: expires_at,
+        s: website.map(|w| w.0),
     };
     let json = serde_json::to_vec(&claims).map_err(|_| Error::internal())?;
     let signed = format!("{CONTACT_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(json));
@@ -79,11 +92,7 @@ fn unauthenticated(message: &str) -> Error {
 }
 
 /// Checks a contact token's signature and expiry; returns whom it names.
-pub fn verify_contact_token(
-    key: &[u8],
-    token: &str,
-    now_secs: i64,
-) -> Result<(WorkspaceId, AccountId), Error> {
+pub fn verify_contact_token(key: &[u8], token: &str, now_secs: i64) -> Result<ContactClaim, Error> {
     let (signed, tag) = token
         .rsplit_once('.')
         .ok_or_else(|| unauthenticated("malformed contact token"))?;
@@ -102,7 +111,11 @@ pub fn verify_contact_token(
     if claims.e <= now_secs {
         return Err(unauthenticated("contact token expired"));
     }
-    Ok((WorkspaceId(claims.w), AccountId(claims.a)))
+    Ok(ContactClaim {
+        workspace: WorkspaceId(claims.w),
+        account: AccountId(claims.a),
+        website: claims.s.map(WebsiteId),
+    })
 }
 
 /// Compares secrets without leaking where they differ through timing.
@@ -139,10 +152,14 @@ mod tests {
     #[test]
     fn a_minted_contact_token_verifies_until_it_expires() {
         let key = new_key();
-        let token = mint_contact_token(&key, WorkspaceId(3), AccountId(9), 1_000).unwrap();
+        let token = mint_contact_token(&key, WorkspaceId(3), AccountId(9), None, 1_000).unwrap();
         assert_eq!(
             verify_contact_token(&key, &token, 999).unwrap(),
-            (WorkspaceId(3), AccountId(9))
+            ContactClaim {
+                workspace: WorkspaceId(3),
+                account: AccountId(9),
+                website: None
+            }
         );
         let err = verify_contact_token(&key, &token, 1_000).unwrap_err();
         assert_eq!(err.code, ErrorCode::Unauthenticated);
@@ -150,18 +167,47 @@ mod tests {
 
     #[test]
     fn a_contact_token_signed_with_another_key_is_refused() {
-        let token = mint_contact_token(&new_key(), WorkspaceId(1), AccountId(1), i64::MAX).unwrap();
+        let token =
+            mint_contact_token(&new_key(), WorkspaceId(1), AccountId(1), None, i64::MAX).unwrap();
         assert!(verify_contact_token(&new_key(), &token, 0).is_err());
     }
 
     #[test]
     fn a_contact_token_with_an_altered_payload_is_refused() {
         let key = new_key();
-        let token = mint_contact_token(&key, WorkspaceId(1), AccountId(1), i64::MAX).unwrap();
+        let token = mint_contact_token(
+            &key,
+            WorkspaceId(1),
+            AccountId(1),
+            Some(WebsiteId(4)),
+            i64::MAX,
+        )
+        .unwrap();
         let (_, tag) = token.rsplit_once('.').unwrap();
         let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"w":1,"a":2,"e":9999999999}"#);
         let forged = format!("{CONTACT_TOKEN_PREFIX}{forged_claims}.{tag}");
         assert!(verify_contact_token(&key, &forged, 0).is_err());
+    }
+
+    #[test]
+    fn a_visitor_token_names_its_website_and_cannot_be_moved_to_another() {
+        let key = new_key();
+        let token = mint_contact_token(
+            &key,
+            WorkspaceId(1),
+            AccountId(2),
+            Some(WebsiteId(7)),
+            i64::MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            verify_contact_token(&key, &token, 0).unwrap().website,
+            Some(WebsiteId(7))
+        );
+        let (_, tag) = token.rsplit_once('.').unwrap();
+        let moved = URL_SAFE_NO_PAD.encode(br#"{"w":1,"a":2,"e":9999999999,"s":8}"#);
+        let moved = format!("{CONTACT_TOKEN_PREFIX}{moved}.{tag}");
+        assert!(verify_contact_token(&key, &moved, 0).is_err());
     }
 
     #[test]
@@ -214,8 +260,8 @@ pub enum Via {
     ApiToken { key: String, scopes: Vec<Scope> },
     /// A sign-in session (cookie); `csrf` must accompany writes.
     Session { id: i64, csrf: String },
-    /// A contact token.
-    Contact,
+    /// A contact token; a widget visitor's names the website it is bound to.
+    Contact { website: Option<WebsiteId> },
 }
 
 /// An authenticated caller.
@@ -230,7 +276,7 @@ impl Principal {
     pub fn allows(&self, scope: Scope) -> bool {
         match &self.via {
             Via::ApiToken { scopes, .. } => scopes.contains(&scope),
-            Via::Session { .. } | Via::Contact => true,
+            Via::Session { .. } | Via::Contact { .. } => true,
         }
     }
 

@@ -32,6 +32,11 @@ pub struct Identify {
     pub jwt: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// A website's own sealed `user_hash` secret, used instead of the workspace's.
+    pub website_secret: Option<Vec<u8>>,
+    /// The anonymous contact the visitor was until now: a new identity is given to it in
+    /// place (keeping its conversations) unless that identity already has a contact.
+    pub upgrade: Option<natter_core::AccountId>,
 }
 
 /// Claims natter reads from a host-platform JWT.
@@ -122,9 +127,10 @@ impl App {
                 true,
             )
         } else if let (Some(id), Some(hash)) = (&request.user_id, &request.user_hash) {
-            let sealed = settings
-                .hmac_secret
+            let sealed = request
+                .website_secret
                 .as_ref()
+                .or(settings.hmac_secret.as_ref())
                 .ok_or_else(|| refused("identity verification is not set up for this workspace"))?;
             let secret = auth::open(&self.identity_key, sealed)?;
             let expected = user_hash(&secret, id)?;
@@ -154,17 +160,29 @@ impl App {
         if let Some(email) = &email {
             crate::app::check_email(email)?;
         }
-        let contact = self
-            .store
-            .upsert_contact(&NewContact {
-                workspace_id: request.workspace,
-                external_id,
-                name,
-                email,
-                verified,
-            })
-            .await
-            .map_err(Self::public_error)?;
+        let new = NewContact {
+            workspace_id: request.workspace,
+            external_id,
+            name,
+            email,
+            verified,
+        };
+        let upgraded = match (request.upgrade, &new.external_id) {
+            (Some(account), Some(_)) => self
+                .store
+                .claim_external_id(account, &new)
+                .await
+                .map_err(Self::public_error)?,
+            _ => None,
+        };
+        let contact = match upgraded {
+            Some(contact) => contact,
+            None => self
+                .store
+                .upsert_contact(&new)
+                .await
+                .map_err(Self::public_error)?,
+        };
         let (token, expires_at) = self.contact_token(&contact)?;
         Ok((contact, token, expires_at))
     }

@@ -474,11 +474,7 @@ impl App {
     }
 
     fn link(&self, path: &str, token: &str) -> String {
-        let base = if self.config.public_url.is_empty() {
-            format!("http://{}", self.config.listen)
-        } else {
-            self.config.public_url.trim_end_matches('/').to_string()
-        };
+        let base = self.config.public_base_url();
         format!("{base}{path}#token={token}")
     }
 

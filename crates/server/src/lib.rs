@@ -9,9 +9,13 @@ pub mod contact_identity;
 pub mod gateway;
 pub mod identity;
 pub mod mail;
+pub mod presence;
 pub mod ratelimit;
+pub mod routing;
 pub mod sso;
 pub mod tls;
+pub mod websites;
+pub mod widget;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -80,6 +84,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = ?app.store.backend(), tls = tls.is_some(), "listening");
 
     let pruner = tokio::spawn(prune_loop(Arc::clone(&app)));
+    app.start_routing();
     let router = api::router(Arc::clone(&app));
     match tls {
         Some(config) => {

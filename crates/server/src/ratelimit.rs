@@ -20,6 +20,12 @@ pub enum Limit {
     ContactsPerAccount,
     IdentifyPerIp,
     RequestsPerToken,
+    /// New widget visitors per client address, per website.
+    WebsiteVisitorsPerIp,
+    /// Widget messages per visitor, per website.
+    WebsiteMessagesPerVisitor,
+    /// Page views, activity pings and tracked events per visitor, per website.
+    WebsiteTrackingPerVisitor,
 }
 
 impl Limit {
@@ -31,6 +37,9 @@ impl Limit {
             Limit::ContactsPerAccount => "contacts",
             Limit::IdentifyPerIp => "identify_ip",
             Limit::RequestsPerToken => "token",
+            Limit::WebsiteVisitorsPerIp => "site_visitors",
+            Limit::WebsiteMessagesPerVisitor => "site_messages",
+            Limit::WebsiteTrackingPerVisitor => "site_tracking",
         }
     }
 
@@ -42,17 +51,23 @@ impl Limit {
             Limit::ContactsPerAccount => "too many contacts created; slow down",
             Limit::IdentifyPerIp => "too many visitors from this address; slow down",
             Limit::RequestsPerToken => "too many requests with this API token; slow down",
+            Limit::WebsiteVisitorsPerIp => "too many new visitors from this address; slow down",
+            Limit::WebsiteMessagesPerVisitor => "too many messages; slow down",
+            Limit::WebsiteTrackingPerVisitor => "too many tracking calls; slow down",
         }
     }
 }
 
 const WINDOW: Duration = Duration::from_secs(60);
+/// Page views, pings and events per visitor per minute, unless a website sets its own.
+const DEFAULT_TRACKING_PER_VISITOR: u32 = 120;
 /// Longest wait for Redis on the request path before counting locally instead.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
 
 pub struct RateLimiter {
     per_minute: HashMap<Limit, u32>,
-    local: Mutex<HashMap<Limit, DefaultKeyedRateLimiter<String>>>,
+    /// One in-process limiter per limit and budget (websites may set their own budgets).
+    local: Mutex<HashMap<(Limit, u32), DefaultKeyedRateLimiter<String>>>,
     redis: Option<redis::Client>,
     /// Set on first use; the manager reconnects by itself afterwards.
     connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
@@ -67,6 +82,15 @@ impl RateLimiter {
             (Limit::ContactsPerAccount, config.contacts_per_account),
             (Limit::IdentifyPerIp, config.identifies_per_ip),
             (Limit::RequestsPerToken, config.requests_per_token),
+            (Limit::WebsiteVisitorsPerIp, config.identifies_per_ip),
+            (
+                Limit::WebsiteMessagesPerVisitor,
+                config.messages_per_account,
+            ),
+            (
+                Limit::WebsiteTrackingPerVisitor,
+                DEFAULT_TRACKING_PER_VISITOR,
+            ),
         ]);
         Self {
             per_minute,
@@ -78,8 +102,19 @@ impl RateLimiter {
 
     /// Counts one request against `limit` for `key`; `Err(rate_limited)` when over budget.
     pub async fn check(&self, limit: Limit, key: &str) -> Result<(), Error> {
-        let Some(&budget) = self.per_minute.get(&limit) else {
-            return Ok(());
+        self.check_budget(limit, key, 0).await
+    }
+
+    /// Like [`check`](Self::check) with a caller-chosen budget (a website's own limit);
+    /// 0 uses the configured one.
+    pub async fn check_budget(&self, limit: Limit, key: &str, budget: u32) -> Result<(), Error> {
+        let budget = if budget > 0 {
+            budget
+        } else {
+            match self.per_minute.get(&limit) {
+                Some(&b) => b,
+                None => return Ok(()),
+            }
         };
         if budget == 0 {
             return Ok(());
@@ -101,7 +136,7 @@ impl RateLimiter {
             .local
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let limiter = local.entry(limit).or_insert_with(|| {
+        let limiter = local.entry((limit, budget)).or_insert_with(|| {
             let n = NonZeroU32::new(budget).unwrap_or(NonZeroU32::MIN);
             DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))
         });

@@ -29,9 +29,11 @@
 //! Beyond the status of each cell the tests check that: the OpenAPI document lists no
 //! endpoint the matrix does not cover (and the matrix no route the document omits); a
 //! workspace-B caller gets 404 for every workspace-A id; a contact gets the same answer for a
-//! conversation it is not in as for one that does not exist; and real-time events reach only
-//! those who may see them (non-participants, notes, history before a `since_joined` join,
-//! other workspaces), live and on replay.
+//! conversation it is not in as for one that does not exist; a visitor token works only on
+//! its own website's widget, and the widget's public endpoints only from that website's
+//! domains (or with no `Origin`); and real-time events reach only those who may see them
+//! (non-participants, notes, history before a `since_joined` join, other workspaces), live
+//! and on replay.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -258,6 +260,44 @@ enum Case {
     FrameSendD,
     FramePing,
     Events,
+    Websites,
+    CreateWebsite,
+    ShowWebsite,
+    ShowRestrictedWebsite,
+    UpdateWebsite,
+    DeleteWebsite,
+    RotateWebsiteSecret,
+    LiveVisitors,
+    RestrictedLiveVisitors,
+    VisitorContext,
+    RestrictedVisitorContext,
+    StaffContext,
+    Inbox,
+    WidgetIdentify,
+    WidgetProfile,
+    WidgetPageView,
+    WidgetActivity,
+    WidgetTrack,
+    WidgetOffline,
+    Queue,
+    TakeWaiting,
+    TakeRestricted,
+    TakeNotWaiting,
+    Agents,
+    SetOwnState,
+    SetAgentState,
+    SetContactState,
+    Teams,
+    CreateTeam,
+    UpdateTeam,
+    Rules,
+    SetRules,
+    TransferToTeam,
+    TransferToAgent,
+    AcceptOwnOffer,
+    DeclineOwnOffer,
+    AcceptOthersOffer,
+    DeclineOthersOffer,
 }
 
 impl Case {
@@ -267,7 +307,8 @@ impl Case {
             ShowS | UpdateS | AddToS | RemoveSpareS | LeaveS | HistoryS | PostS | PostNoteS
             | EditOwnS | EditOthersS | EditNoteS | DeleteOwnS | DeleteOthersS | DeleteNoteS
             | ReactS | ReactNoteS | UnreactS | UnreactNoteS | ReadS | DeliveredS | TypingS
-            | FrameSendS => Some(Conv::S),
+            | FrameSendS | TransferToTeam | TransferToAgent | AcceptOwnOffer | DeclineOwnOffer
+            | AcceptOthersOffer | DeclineOthersOffer => Some(Conv::S),
             ShowD | UpdateD | AddToD | RemoveSpareD | LeaveD | HistoryD | PostD | EditOwnD
             | EditOthersD | EditPreJoinD | DeleteOwnD | DeleteOthersD | DeletePreJoinD | ReactD
             | ReactPreJoinD | UnreactD | UnreactPreJoinD | ReadD | DeliveredD | TypingD
@@ -307,6 +348,14 @@ impl Case {
                 | DeletePreJoinD
                 | FrameSendS
                 | FrameSendD
+                | TakeWaiting
+                | TakeRestricted
+                | TransferToTeam
+                | TransferToAgent
+                | AcceptOwnOffer
+                | DeclineOwnOffer
+                | AcceptOthersOffer
+                | DeclineOthersOffer
         )
     }
 
@@ -314,7 +363,21 @@ impl Case {
     fn uses_own_id(self) -> bool {
         matches!(
             self,
-            TokenForSelf | ListOwnTokens | DeactivateSelf | RevokeOwnToken
+            TokenForSelf | ListOwnTokens | DeactivateSelf | RevokeOwnToken | SetOwnState
+        )
+    }
+
+    /// Rows whose id is a website's public key, which every page with the widget shows:
+    /// workspace B gets what any caller without a visitor token of that website gets.
+    fn uses_public_key(self) -> bool {
+        matches!(
+            self,
+            WidgetIdentify
+                | WidgetProfile
+                | WidgetPageView
+                | WidgetActivity
+                | WidgetTrack
+                | WidgetOffline
         )
     }
 }
@@ -455,6 +518,86 @@ const MESSAGE_ROWS: &[Row] = &[
     row("GET /v1/events",                                                                     Events,          [A, A, A, A, A, A, A, A, A, U, U, A, A, U]),
 ];
 
+/// Websites, live visitors, a contact's visit context, the inbox, and the widget's calls
+/// that need a visitor token. Website `W` is served by every agent; the restricted website
+/// `R` only by the participating agent (`AI`).
+#[rustfmt::skip]
+const WEBSITE_ROWS: &[Row] = &[
+    //  endpoint                                      case                       Ow Ad Ag AI Cu OC Bu Se Th An Ga WB RO De
+    row("GET /v1/websites",                           Websites,                 [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    // A website's settings are for owners and admins.
+    row("POST /v1/websites",                          CreateWebsite,            [A, A, F, F, F, F, F, F, F, U, U, A, F, U]),
+    row("GET /v1/websites/{website_id}",              ShowWebsite,              [A, A, A, A, F, F, F, F, F, U, U, N, A, U]),
+    // Agents see only the websites they serve.
+    row("GET /v1/websites/{website_id}",              ShowRestrictedWebsite,    [A, A, N, A, F, F, F, F, F, U, U, N, A, U]),
+    row("PUT /v1/websites/{website_id}",              UpdateWebsite,            [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("DELETE /v1/websites/{website_id}",           DeleteWebsite,            [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("POST /v1/websites/{website_id}/hmac-secret", RotateWebsiteSecret,      [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("GET /v1/websites/{website_id}/visitors",     LiveVisitors,             [A, A, A, A, F, F, F, F, F, U, U, N, A, U]),
+    row("GET /v1/websites/{website_id}/visitors",     RestrictedLiveVisitors,   [A, A, N, A, F, F, F, F, F, U, U, N, A, U]),
+    // A read: the `read` scope suffices (the `contacts` scope is for creating contacts).
+    row("GET /v1/contacts/{account_id}/context",      VisitorContext,           [A, A, A, A, F, F, F, F, F, U, U, N, A, U]),
+    row("GET /v1/contacts/{account_id}/context",      RestrictedVisitorContext, [A, A, N, A, F, F, F, F, F, U, U, N, A, U]),
+    // A staff member has no visit context.
+    row("GET /v1/contacts/{account_id}/context",      StaffContext,             [N, N, N, N, F, F, F, F, F, U, U, N, N, U]),
+    row("GET /v1/inbox",                              Inbox,                    [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    // Only a visitor token of the website (`W`'s key here) may; no column holds one. See
+    // `a_visitor_token_works_only_on_the_widget_of_its_own_website`.
+    row("POST /v1/widget/{key}/identify",             WidgetIdentify,           [F, F, F, F, F, F, F, F, F, U, U, F, F, U]),
+    row("PUT /v1/widget/{key}/profile",               WidgetProfile,            [F, F, F, F, F, F, F, F, F, U, U, F, F, U]),
+    row("POST /v1/widget/{key}/pageviews",            WidgetPageView,           [F, F, F, F, F, F, F, F, F, U, U, F, F, U]),
+    row("POST /v1/widget/{key}/activity",             WidgetActivity,           [F, F, F, F, F, F, F, F, F, U, U, F, F, U]),
+    row("POST /v1/widget/{key}/events",               WidgetTrack,              [F, F, F, F, F, F, F, F, F, U, U, F, F, U]),
+    row("POST /v1/widget/{key}/offline",              WidgetOffline,            [F, F, F, F, F, F, F, F, F, U, U, F, F, U]),
+];
+
+/// The queue, agents' availability, teams and routing rules. Reads are for staff (an agent
+/// sees the waiting chats of the websites it serves); teams and rules are set by owners and
+/// admins. `TakeWaiting` takes a chat a contact opened (waiting: nobody is online), each
+/// allowed cell its own; `TakeRestricted` one opened by a visitor of `R`.
+#[rustfmt::skip]
+const ROUTING_ROWS: &[Row] = &[
+    //  endpoint                                  case              Ow Ad Ag AI Cu OC Bu Se Th An Ga WB RO De
+    row("GET /v1/queue",                          Queue,           [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    // Taking a chat is a write: the `read` scope does not suffice.
+    row("POST /v1/queue/{conversation_id}/take",  TakeWaiting,     [A, A, A, A, F, F, F, F, F, U, U, N, F, U]),
+    // Agents take only the chats of the websites they serve.
+    row("POST /v1/queue/{conversation_id}/take",  TakeRestricted,  [A, A, N, A, F, F, F, F, F, U, U, N, F, U]),
+    // `S` was opened by staff: it never waited.
+    row("POST /v1/queue/{conversation_id}/take",  TakeNotWaiting,  [C, C, C, C, F, F, F, F, F, U, U, N, F, U]),
+    row("GET /v1/agents",                         Agents,          [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    // One's own availability is one's own business; another's is for owners and admins.
+    row("PUT /v1/agents/{account_id}/state",      SetOwnState,     [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
+    row("PUT /v1/agents/{account_id}/state",      SetAgentState,   [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    // A contact is no agent.
+    row("PUT /v1/agents/{account_id}/state",      SetContactState, [N, N, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("GET /v1/teams",                          Teams,           [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    row("POST /v1/teams",                         CreateTeam,      [A, A, F, F, F, F, F, F, F, U, U, A, F, U]),
+    row("PUT /v1/teams/{team_id}",                UpdateTeam,      [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("GET /v1/routing/rules",                  Rules,           [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    row("PUT /v1/routing/rules",                  SetRules,        [A, A, F, F, F, F, F, F, F, U, U, A, F, U]),
+];
+
+/// Transfers of a support chat, each allowed cell on its own copy of `S`. Only staff
+/// transfer (a contact is refused before the conversation is looked up, so its answer says
+/// nothing of what exists), and of the staff only the chat's agents, owners and admins.
+/// `AcceptOwnOffer`/`DeclineOwnOffer` answer an offer made to the caller (by the owner, or
+/// the admin when the caller is the owner; callers who cannot receive one find an offer to
+/// the owner); `AcceptOthersOffer`/`DeclineOthersOffer` one made to the bystander.
+#[rustfmt::skip]
+const TRANSFER_ROWS: &[Row] = &[
+    //  endpoint                                                        case                 Ow Ad Ag AI Cu OC Bu Se Th An Ga WB RO De
+    row("POST /v1/conversations/{conversation_id}/transfer",            TransferToTeam,     [A, A, F, A, F, F, F, F, F, U, U, N, F, U]),
+    // To an agent: an offer (202) they accept or decline.
+    row("POST /v1/conversations/{conversation_id}/transfer",            TransferToAgent,    [A, A, F, A, F, F, F, F, F, U, U, N, F, U]),
+    // Answering an offer is a write: the `read` scope does not suffice.
+    row("POST /v1/conversations/{conversation_id}/transfer/accept",     AcceptOwnOffer,     [A, A, A, A, F, F, F, F, F, U, U, N, F, U]),
+    row("POST /v1/conversations/{conversation_id}/transfer/decline",    DeclineOwnOffer,    [A, A, A, A, F, F, F, F, F, U, U, N, F, U]),
+    // Nobody answers an offer made to someone else, nor learns of it.
+    row("POST /v1/conversations/{conversation_id}/transfer/accept",     AcceptOthersOffer,  [N, N, N, N, F, F, F, F, F, U, U, N, F, U]),
+    row("POST /v1/conversations/{conversation_id}/transfer/decline",    DeclineOthersOffer, [N, N, N, N, F, F, F, F, F, U, U, N, F, U]),
+];
+
 /// An endpoint that needs no credentials, by design.
 struct Public {
     endpoint: &'static str,
@@ -513,6 +656,13 @@ const PUBLIC: &[Public] = &[
     public("POST /v1/contacts/identify", Some("/v1/contacts/identify"), Some(r#"{"workspace_id":1}"#), 200,
            "the widget's entry point: a visitor becomes a contact; proof (user_hash or a platform \
             JWT) is checked inside, and a verified contact cannot be claimed without it"),
+    public("GET /v1/widget/{key}", Some("/v1/widget/wk_unknown"), None, 404,
+           "the widget's configuration, read by every page the widget is on: the key is public, \
+            and a page outside the website's domains is refused (with a real key: the website \
+            matrix)"),
+    public("POST /v1/widget/{key}/visitors", Some("/v1/widget/wk_unknown/visitors"), Some("{}"), 404,
+           "the widget's first call: a new visitor gets a token bound to the website; \
+            Origin-checked like the configuration, and rate-limited per address"),
     public("GET /v1/ws", None, None, 0,
            "authenticates with its hello frame; covered by the WebSocket matrix"),
 ];
@@ -530,6 +680,9 @@ fn all_rows() -> impl Iterator<Item = &'static Row> {
         .iter()
         .chain(CONVERSATION_ROWS)
         .chain(MESSAGE_ROWS)
+        .chain(WEBSITE_ROWS)
+        .chain(ROUTING_ROWS)
+        .chain(TRANSFER_ROWS)
 }
 
 /// Every `METHOD /path` the matrix knows: the rows and the public list.
@@ -547,6 +700,9 @@ const PASSWORD: &str = "sturdy lantern 42 ferns";
 const THUMBS: &str = "%F0%9F%91%8D";
 /// An id no object has.
 const GHOST: i64 = 999_999_999;
+/// The page the matrix's websites are installed on, and one they are not.
+const SHOP: &str = "https://shop.example.com";
+const ELSEWHERE: &str = "https://elsewhere.example.net";
 
 fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -675,6 +831,39 @@ impl Http {
         }
     }
 
+    /// A website on [`SHOP`] (made with an owner's or admin's token).
+    async fn website(&self, admin: &str, name: &str) -> Site {
+        let site = self
+            .ok(
+                "POST",
+                "/v1/websites",
+                admin,
+                Some(json!({"name": name, "settings": {"allowed_domains": ["shop.example.com"]}})),
+            )
+            .await;
+        Site {
+            id: site["id"].as_i64().unwrap(),
+            key: site["key"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// A visitor of the website `key`, as the widget makes one (a tracked visit, a page).
+    async fn visitor(&self, key: &str) -> Actor {
+        let (status, started) = self
+            .call(
+                "POST",
+                &format!("/v1/widget/{key}/visitors"),
+                None,
+                Some(&json!({"page": {"url": format!("{SHOP}/")}, "consent": true})),
+            )
+            .await;
+        assert_eq!(status, 200, "{started}");
+        Actor {
+            id: started["contact"]["id"].as_i64().unwrap(),
+            token: started["token"].as_str().unwrap().to_string(),
+        }
+    }
+
     /// Mints one more token for `account` (with `minter`'s token); returns its id.
     async fn token_id(&self, minter: &str, account: i64) -> i64 {
         let name = unique("spare-token");
@@ -704,6 +893,12 @@ struct Actor {
     token: String,
 }
 
+/// A website: its id and its public key.
+struct Site {
+    id: i64,
+    key: String,
+}
+
 /// The support conversation `S` (or a copy): customer, the participating agent and a spare
 /// customer; a message by the customer, one by the spare customer, and a staff note.
 struct Support {
@@ -722,11 +917,12 @@ struct Direct {
     by_spare: i64,
 }
 
-/// Copies of `S`/`D` for one cell or one row.
+/// Copies of `S`/`D`, or a waiting chat, for one cell or one row.
 #[derive(Default)]
 struct Fixture {
     s: Option<Support>,
     d: Option<Direct>,
+    waiting: Option<i64>,
 }
 
 /// A signed-in staff session.
@@ -760,6 +956,14 @@ struct World {
     forged: String,
     b_owner: Actor,
     b_conv: i64,
+    /// `W`, served by every agent, and `R`, only by the participating agent; a visitor of
+    /// each.
+    website: Site,
+    restricted: Site,
+    visitor: i64,
+    restricted_visitor: i64,
+    /// A team of workspace A (the participating agent is its member).
+    team: i64,
     s: Support,
     d: Direct,
 }
@@ -960,6 +1164,30 @@ impl World {
             .as_i64()
             .unwrap();
 
+        // Workspace A's websites: `W` for every agent, `R` for the participating agent only.
+        let website = http.website(o, "Shop").await;
+        let restricted = http.website(o, "Back office").await;
+        http.ok(
+            "PUT",
+            &format!("/v1/websites/{}", restricted.id),
+            o,
+            Some(json!({"agents": {"all": false, "account_ids": [agent_in.id]}})),
+        )
+        .await;
+        let visitor = http.visitor(&website.key).await.id;
+        let restricted_visitor = http.visitor(&restricted.key).await.id;
+        let team = http
+            .ok(
+                "POST",
+                "/v1/teams",
+                o,
+                Some(json!({"name": "Tier 1", "policy": "least_loaded",
+                            "members": [agent_in.id]})),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+
         let mut world = World {
             server,
             http,
@@ -985,6 +1213,11 @@ impl World {
             forged,
             b_owner,
             b_conv,
+            website,
+            restricted,
+            visitor,
+            restricted_visitor,
+            team,
             s: Support {
                 id: 0,
                 by_customer: 0,
@@ -1082,17 +1315,44 @@ impl World {
         }
     }
 
-    async fn fixture(&self, conv: Option<Conv>) -> Fixture {
-        match conv {
-            Some(Conv::S) => Fixture {
+    /// A support chat a new contact opens now — or, with `website`'s key, a new visitor of
+    /// that website. Nobody is online, so it waits in the queue.
+    async fn waiting_chat(&self, website: Option<&str>) -> i64 {
+        let contact = match website {
+            Some(key) => self.http.visitor(key).await,
+            None => self.http.contact(&self.owner.token, "waiting").await,
+        };
+        self.http
+            .ok(
+                "POST",
+                "/v1/conversations",
+                &contact.token,
+                Some(json!({"kind": "support"})),
+            )
+            .await["conversation"]["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    async fn fixture(&self, case: Case) -> Fixture {
+        match (case, case.conv()) {
+            (_, Some(Conv::S)) => Fixture {
                 s: Some(self.support().await),
-                d: None,
+                ..Fixture::default()
             },
-            Some(Conv::D) => Fixture {
-                s: None,
+            (_, Some(Conv::D)) => Fixture {
                 d: Some(self.direct().await),
+                ..Fixture::default()
             },
-            None => Fixture::default(),
+            (TakeWaiting, None) => Fixture {
+                waiting: Some(self.waiting_chat(None).await),
+                ..Fixture::default()
+            },
+            (TakeRestricted, None) => Fixture {
+                waiting: Some(self.waiting_chat(Some(&self.restricted.key)).await),
+                ..Fixture::default()
+            },
+            _ => Fixture::default(),
         }
     }
 
@@ -1167,6 +1427,23 @@ impl World {
             }
             _ => self.http.token_id(o, self.bystander.id).await,
         }
+    }
+
+    /// Offers the conversation to `to`: by the owner, or by the admin when `to` is the owner.
+    async fn offer(&self, conversation: i64, to: i64) {
+        let by = if to == self.owner.id {
+            &self.admin
+        } else {
+            &self.owner
+        };
+        self.http
+            .ok(
+                "POST",
+                &format!("/v1/conversations/{conversation}/transfer"),
+                &by.token,
+                Some(json!({"to_agent": to})),
+            )
+            .await;
     }
 
     /// The request a row makes for `role`.
@@ -1396,6 +1673,107 @@ impl World {
             ),
             FramePing => req("/v1/frames", Some(json!({"type": "ping"}))),
             Events => req("/v1/events", None),
+
+            Websites => req("/v1/websites", None),
+            CreateWebsite => req("/v1/websites", Some(json!({"name": unique("site")}))),
+            ShowWebsite => req(format!("/v1/websites/{}", self.website.id), None),
+            ShowRestrictedWebsite => req(format!("/v1/websites/{}", self.restricted.id), None),
+            UpdateWebsite => req(
+                format!("/v1/websites/{}", self.website.id),
+                Some(json!({"name": "Shop"})),
+            ),
+            DeleteWebsite => req(
+                format!("/v1/websites/{}", self.http.website(o, "doomed").await.id),
+                None,
+            ),
+            RotateWebsiteSecret => req(
+                format!("/v1/websites/{}/hmac-secret", self.website.id),
+                None,
+            ),
+            LiveVisitors => req(format!("/v1/websites/{}/visitors", self.website.id), None),
+            RestrictedLiveVisitors => req(
+                format!("/v1/websites/{}/visitors", self.restricted.id),
+                None,
+            ),
+            VisitorContext => req(format!("/v1/contacts/{}/context", self.visitor), None),
+            RestrictedVisitorContext => req(
+                format!("/v1/contacts/{}/context", self.restricted_visitor),
+                None,
+            ),
+            StaffContext => req(format!("/v1/contacts/{}/context", self.bystander.id), None),
+            Inbox => req("/v1/inbox", None),
+            WidgetIdentify | WidgetProfile | WidgetPageView | WidgetActivity | WidgetTrack
+            | WidgetOffline => {
+                let (call, body) = widget_call(case);
+                req(
+                    format!("/v1/widget/{}/{call}", self.website.key),
+                    Some(body),
+                )
+            }
+
+            Queue => req("/v1/queue", None),
+            TakeWaiting | TakeRestricted => req(
+                format!(
+                    "/v1/queue/{}/take",
+                    fixture.waiting.expect("a waiting chat")
+                ),
+                None,
+            ),
+            TakeNotWaiting => req(format!("/v1/queue/{}/take", s.id), None),
+            Agents => req("/v1/agents", None),
+            SetOwnState => req(
+                format!("/v1/agents/{me}/state"),
+                Some(json!({"status": "away", "capacity": 4, "skills": ["billing"]})),
+            ),
+            SetAgentState => req(
+                format!("/v1/agents/{}/state", self.bystander.id),
+                Some(json!({"status": "offline", "capacity": 3})),
+            ),
+            SetContactState => req(
+                format!("/v1/agents/{}/state", self.walkin),
+                Some(json!({"status": "offline"})),
+            ),
+            Teams => req("/v1/teams", None),
+            CreateTeam => req(
+                "/v1/teams",
+                Some(json!({"name": unique("team"), "policy": "manual"})),
+            ),
+            UpdateTeam => req(
+                format!("/v1/teams/{}", self.team),
+                Some(json!({"name": "Tier 1", "policy": "round_robin"})),
+            ),
+            Rules => req("/v1/routing/rules", None),
+            SetRules => req(
+                "/v1/routing/rules",
+                Some(json!([{"when": {"keyword": "refund"}, "priority": "high",
+                             "needs": ["billing"]}])),
+            ),
+            TransferToTeam => req(
+                format!("/v1/conversations/{}/transfer", s.id),
+                Some(json!({"to_team": self.team})),
+            ),
+            TransferToAgent => req(
+                format!("/v1/conversations/{}/transfer", s.id),
+                Some(json!({"to_agent": self.bystander.id, "note": "a billing question"})),
+            ),
+            AcceptOwnOffer | DeclineOwnOffer | AcceptOthersOffer | DeclineOthersOffer => {
+                let to = match (case, role) {
+                    (AcceptOthersOffer | DeclineOthersOffer, _) => self.bystander.id,
+                    (_, Role::Admin | Role::Agent | Role::AgentIn) => me,
+                    // The owner (and its read-only token); callers who can receive no offer.
+                    _ => self.owner.id,
+                };
+                self.offer(s.id, to).await;
+                let answer = if matches!(case, AcceptOwnOffer | AcceptOthersOffer) {
+                    "accept"
+                } else {
+                    "decline"
+                };
+                req(
+                    format!("/v1/conversations/{}/transfer/{answer}", s.id),
+                    None,
+                )
+            }
         }
     }
 
@@ -1404,7 +1782,7 @@ impl World {
         let (method, template) = row.endpoint.split_once(' ').unwrap();
         let own;
         let fixture = if expect == A && row.case.fresh() {
-            own = self.fixture(row.case.conv()).await;
+            own = self.fixture(row.case).await;
             &own
         } else {
             shared
@@ -1475,7 +1853,7 @@ impl World {
         let mut failures = Vec::new();
         for row in rows {
             let shared = if row.case.fresh() {
-                self.fixture(row.case.conv()).await
+                self.fixture(row.case).await
             } else {
                 Fixture::default()
             };
@@ -1487,6 +1865,31 @@ impl World {
             failures.extend(join_all(cells).await.into_iter().flatten());
         }
         failures
+    }
+}
+
+/// A widget row's call (the path after `/v1/widget/{key}/`) with a valid body.
+fn widget_call(case: Case) -> (&'static str, Value) {
+    match case {
+        WidgetIdentify => (
+            "identify",
+            json!({"user_id": unique("visitor"), "name": "Ann"}),
+        ),
+        WidgetProfile => (
+            "profile",
+            json!({"name": "Ann", "phone": "+44 20 7946 0000"}),
+        ),
+        WidgetPageView => ("pageviews", json!({"url": format!("{SHOP}/cart")})),
+        WidgetActivity => ("activity", json!({"exit_intent": true})),
+        WidgetTrack => (
+            "events",
+            json!({"name": "purchase", "value": 42.5, "currency": "GBP"}),
+        ),
+        WidgetOffline => (
+            "offline",
+            json!({"email": "ann@example.com", "message": "call me back"}),
+        ),
+        _ => unreachable!("{case:?} is not a widget row"),
     }
 }
 
@@ -1584,7 +1987,7 @@ async fn every_endpoint_of_the_openapi_document_is_in_the_matrix_or_public_by_de
             "{}",
             row.endpoint
         );
-        if path.contains('{') && !row.case.uses_own_id() {
+        if path.contains('{') && !row.case.uses_own_id() && !row.case.uses_public_key() {
             assert_eq!(row.expect[11], N, "{} [{:?}]", row.endpoint, row.case);
         }
         assert_eq!(
@@ -2083,6 +2486,269 @@ async fn message_receipt_typing_and_transport_endpoints_answer_each_role_as_the_
     }
 
     failures.extend(world.run(MESSAGE_ROWS).await);
+    report(&failures);
+}
+
+both_backends!(
+    website_inbox_and_widget_endpoints_answer_each_role_as_the_matrix_says,
+    website_inbox_and_widget_endpoints_answer_each_role_as_the_matrix_says
+);
+async fn website_inbox_and_widget_endpoints_answer_each_role_as_the_matrix_says(backend: Backend) {
+    let world = World::build(backend).await;
+    let mut failures = Vec::new();
+
+    // Lists hold only the websites of the caller's workspace that it serves.
+    let (w, r) = (world.website.id, world.restricted.id);
+    let b = world
+        .http
+        .website(&world.b_owner.token, "B's shop")
+        .await
+        .id;
+    for (role, includes, excludes) in [
+        (Role::Admin, vec![w, r], vec![b]),
+        (Role::Agent, vec![w], vec![r, b]),
+        (Role::AgentIn, vec![w, r], vec![b]),
+        (Role::OtherWorkspace, vec![b], vec![w, r]),
+    ] {
+        let list = world
+            .http
+            .ok("GET", "/v1/websites", &world.token(role).unwrap(), None)
+            .await;
+        let ids: Vec<i64> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|site| site["id"].as_i64())
+            .collect();
+        if includes.iter().any(|id| !ids.contains(id)) || excludes.iter().any(|id| ids.contains(id))
+        {
+            failures.push(format!(
+                "{}'s websites are {ids:?}: expected {includes:?}, not {excludes:?}",
+                role.label()
+            ));
+        }
+    }
+
+    // Accounts of workspace A are unknown to workspace B in a website's agents too.
+    let (status, answer) = world
+        .http
+        .call(
+            "PUT",
+            &format!("/v1/websites/{b}"),
+            Some(&world.b_owner.token),
+            Some(&json!({"agents": {"all": false, "account_ids": [world.agent.id]}})),
+        )
+        .await;
+    if !N.accepts(status, &answer) {
+        failures.push(format!(
+            "PUT /v1/websites/{b} by workspace B naming a workspace-A agent: got {status} {}, \
+             expected 404 not_found",
+            short(&answer)
+        ));
+    }
+
+    // The widget's public endpoints answer anyone on the website's pages, or sending no
+    // Origin (servers, native apps); a page elsewhere is refused.
+    let key = &world.website.key;
+    for (method, path, body) in [
+        ("GET", format!("/v1/widget/{key}"), None),
+        (
+            "POST",
+            format!("/v1/widget/{key}/visitors"),
+            Some(json!({})),
+        ),
+    ] {
+        for (origin, expect) in [
+            (None, A),
+            (Some(SHOP), A),
+            (Some(ELSEWHERE), X::Deny(403, "origin_not_allowed")),
+        ] {
+            let headers: Vec<(&str, String)> = origin
+                .map(|o| ("origin", o.to_string()))
+                .into_iter()
+                .collect();
+            let (status, answer, _) = world
+                .http
+                .send(method, &path, None, body.as_ref(), &headers)
+                .await;
+            if !expect.accepts(status, &answer) {
+                failures.push(format!(
+                    "{method} {path} anonymously from {origin:?}: got {status} {}, expected {}",
+                    short(&answer),
+                    expect.describe()
+                ));
+            }
+        }
+    }
+
+    failures.extend(world.run(WEBSITE_ROWS).await);
+    report(&failures);
+}
+
+both_backends!(
+    queue_agent_team_and_routing_rule_endpoints_answer_each_role_as_the_matrix_says,
+    queue_agent_team_and_routing_rule_endpoints_answer_each_role_as_the_matrix_says
+);
+async fn queue_agent_team_and_routing_rule_endpoints_answer_each_role_as_the_matrix_says(
+    backend: Backend,
+) {
+    let world = World::build(backend).await;
+    let http = &world.http;
+    let mut failures = Vec::new();
+
+    // Every staff caller records that it is offline: a chat taken by hand marks a taker with
+    // no recorded state online, and the chats other cells are about to take would then be
+    // assigned to it before they could take them.
+    for role in [Role::Owner, Role::Admin, Role::Agent, Role::AgentIn] {
+        http.ok(
+            "PUT",
+            &format!("/v1/agents/{}/state", world.account(role)),
+            &world.token(role).unwrap(),
+            Some(json!({"status": "offline"})),
+        )
+        .await;
+    }
+
+    // Lists hold only the caller's workspace (and, for an agent, the websites it serves).
+    let b_token = world.b_owner.token.as_str();
+    let plain = world.waiting_chat(None).await;
+    let restricted = world.waiting_chat(Some(&world.restricted.key)).await;
+    let b_contact = http.contact(b_token, "b-waiting").await;
+    let b_waiting = http
+        .ok(
+            "POST",
+            "/v1/conversations",
+            &b_contact.token,
+            Some(json!({"kind": "support"})),
+        )
+        .await["conversation"]["id"]
+        .as_i64()
+        .unwrap();
+    let b_team = http
+        .ok(
+            "POST",
+            "/v1/teams",
+            b_token,
+            Some(json!({"name": "B team", "members": [world.b_owner.id]})),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    http.ok(
+        "PUT",
+        "/v1/routing/rules",
+        &world.owner.token,
+        Some(json!([{"when": {"keyword": "a-only"}, "team_id": world.team}])),
+    )
+    .await;
+    let (a_staff, b_staff) = (
+        vec![world.owner.id, world.agent.id, world.bystander.id],
+        vec![world.b_owner.id],
+    );
+    let ids = |list: &Value, field: &str| -> Vec<i64> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|item| item[field].as_i64())
+            .collect()
+    };
+    // path, the field of an item's id, caller, ids it must see, ids it must not.
+    #[rustfmt::skip]
+    let lists = [
+        ("/v1/queue",         "conversation_id", Role::Owner,          vec![plain, restricted], vec![b_waiting]),
+        ("/v1/queue",         "conversation_id", Role::ReadOnly,       vec![plain, restricted], vec![b_waiting]),
+        ("/v1/queue",         "conversation_id", Role::Agent,          vec![plain],             vec![restricted, b_waiting]),
+        ("/v1/queue",         "conversation_id", Role::AgentIn,        vec![plain, restricted], vec![b_waiting]),
+        ("/v1/queue",         "conversation_id", Role::OtherWorkspace, vec![b_waiting],         vec![plain, restricted]),
+        ("/v1/agents",        "account_id",      Role::Agent,          a_staff.clone(),         b_staff.clone()),
+        ("/v1/agents",        "account_id",      Role::OtherWorkspace, b_staff,                 a_staff),
+        ("/v1/teams",         "id",              Role::Agent,          vec![world.team],        vec![b_team]),
+        ("/v1/teams",         "id",              Role::OtherWorkspace, vec![b_team],            vec![world.team]),
+        ("/v1/routing/rules", "team_id",         Role::Agent,          vec![world.team],        vec![]),
+        ("/v1/routing/rules", "team_id",         Role::OtherWorkspace, vec![],                  vec![world.team]),
+    ];
+    for (path, field, role, includes, excludes) in lists {
+        let list = http
+            .ok("GET", path, &world.token(role).unwrap(), None)
+            .await;
+        let got = ids(&list, field);
+        if includes.iter().any(|id| !got.contains(id)) || excludes.iter().any(|id| got.contains(id))
+        {
+            failures.push(format!(
+                "GET {path} as {}: {field}s {got:?}, expected {includes:?}, not {excludes:?}",
+                role.label()
+            ));
+        }
+    }
+
+    // Ids of workspace A in a body are unknown to workspace B.
+    for (method, path, body) in [
+        (
+            "POST",
+            "/v1/teams".to_string(),
+            json!({"name": "poached", "members": [world.agent.id]}),
+        ),
+        (
+            "PUT",
+            format!("/v1/teams/{b_team}"),
+            json!({"members": [world.agent.id]}),
+        ),
+        (
+            "PUT",
+            "/v1/routing/rules".to_string(),
+            json!([{"when": "always", "team_id": world.team}]),
+        ),
+    ] {
+        let (status, answer) = http.call(method, &path, Some(b_token), Some(&body)).await;
+        if !N.accepts(status, &answer) {
+            failures.push(format!(
+                "{method} {path} by workspace B naming a workspace-A id: got {status} {}, \
+                 expected 404 not_found",
+                short(&answer)
+            ));
+        }
+    }
+
+    failures.extend(world.run(ROUTING_ROWS).await);
+    failures.extend(world.run(TRANSFER_ROWS).await);
+    report(&failures);
+}
+
+both_backends!(
+    a_visitor_token_works_only_on_the_widget_of_its_own_website,
+    a_visitor_token_works_only_on_the_widget_of_its_own_website
+);
+/// The matrix holds no visitor token: one of a website calls another website's widget of the
+/// same workspace (refused: the token is bound to its website) and then its own. No Origin
+/// is sent, so it is the binding that refuses, not the domain check.
+async fn a_visitor_token_works_only_on_the_widget_of_its_own_website(backend: Backend) {
+    let server = Server::start(backend).await;
+    let http = Http {
+        base: server.base.clone(),
+        client: reqwest::Client::new(),
+    };
+    let mine = http.website(&server.token, "Shop").await;
+    let theirs = http.website(&server.token, "Blog").await;
+    let visitor = http.visitor(&mine.key).await;
+    let mut failures = Vec::new();
+    for row in WEBSITE_ROWS.iter().filter(|r| r.case.uses_public_key()) {
+        let (method, _) = row.endpoint.split_once(' ').unwrap();
+        for (site, expect) in [(&theirs, F), (&mine, A)] {
+            let (call, body) = widget_call(row.case);
+            let path = format!("/v1/widget/{}/{call}", site.key);
+            let (status, answer) = http
+                .call(method, &path, Some(&visitor.token), Some(&body))
+                .await;
+            if !expect.accepts(status, &answer) {
+                failures.push(format!(
+                    "{method} {path} with a visitor token of {}: got {status} {}, expected {}",
+                    mine.key,
+                    short(&answer),
+                    expect.describe()
+                ));
+            }
+        }
+    }
     report(&failures);
 }
 

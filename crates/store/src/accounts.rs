@@ -147,6 +147,47 @@ impl Store {
         rows::account(&row)
     }
 
+    /// Gives an anonymous or partly known contact (no host-platform id yet) the identity in
+    /// `new`, keeping its conversations. `None` when the contact already has an id, or
+    /// another contact has this one (the caller then upserts that contact instead).
+    pub async fn claim_external_id(
+        &self,
+        account: AccountId,
+        new: &NewContact,
+    ) -> Result<Option<Account>, StoreError> {
+        if let Some(external_id) = &new.external_id
+            && self
+                .contact_by_external_id(new.workspace_id, external_id)
+                .await?
+                .is_some()
+        {
+            return Ok(None);
+        }
+        let row = sqlx::query(concat!(
+            "update account set external_id = $1, name = coalesce($2, name),
+                 email = coalesce($3, email), identity = $4, updated_at = $5
+             where account_id = $6 and workspace_id = $7 and kind = 'contact'
+               and external_id is null
+             returning ",
+            account_columns!()
+        ))
+        .bind(new.external_id.as_deref())
+        .bind(new.name.as_deref())
+        .bind(new.email.as_deref())
+        .bind(new.identity().as_str())
+        .bind(now_millis())
+        .bind(account.0)
+        .bind(new.workspace_id.0)
+        .fetch_optional(&self.write)
+        .await;
+        match row {
+            Ok(row) => row.as_ref().map(rows::account).transpose(),
+            // Another request claimed the id in between: the unique index says so.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The contact with this host-platform id, if any.
     pub async fn contact_by_external_id(
         &self,

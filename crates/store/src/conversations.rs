@@ -1,6 +1,6 @@
 //! Conversations and their participants.
 
-use natter_core::ids::{AccountId, ConversationId, WorkspaceId};
+use natter_core::ids::{AccountId, ConversationId, WebsiteId, WorkspaceId};
 use natter_core::model::{
     Account, Conversation, ConversationKind, ConversationStatus, ConversationSummary, Participant,
     ParticipantRole, Visibility,
@@ -32,6 +32,8 @@ pub struct NewConversation {
     pub kind: ConversationKind,
     pub subject: Option<String>,
     pub listing: Option<serde_json::Value>,
+    /// The website a widget chat comes from.
+    pub website_id: Option<WebsiteId>,
     pub participants: Vec<NewParticipant>,
 }
 
@@ -157,9 +159,9 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("listing: {e}")))?;
         let row = sqlx::query(concat!(
             "insert into conversation
-                 (workspace_id, kind, status, subject, listing, last_activity_at, created_at,
-                  updated_at)
-             values ($1, $2, 'open', $3, $4, $5, $5, $5)
+                 (workspace_id, kind, status, subject, listing, website_id, last_activity_at,
+                  created_at, updated_at)
+             values ($1, $2, 'open', $3, $4, $6, $5, $5, $5)
              returning ",
             returning_conversation_columns!()
         ))
@@ -168,6 +170,7 @@ impl Store {
         .bind(new.subject.as_deref())
         .bind(listing)
         .bind(now)
+        .bind(new.website_id.map(|w| w.0))
         .fetch_one(&mut *tx)
         .await?;
         let conversation = rows::conversation(&row)?;
@@ -442,7 +445,7 @@ impl Store {
     }
 }
 
-fn parse_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
+pub(crate) fn parse_cursor(cursor: &str) -> Result<(i64, i64), StoreError> {
     let invalid = || {
         StoreError::Domain(natter_core::Error::invalid(
             "cursor is not one this server returned",

@@ -10,7 +10,12 @@
 //!
 //! Writers touch the counter last, so it is held only for the tail of a transaction, and no
 //! two writers can wait on each other in opposite order.
+//!
+//! Group commit (`crate::committer`) puts many sends in one transaction: it reserves all their
+//! ids with one [`reserve`] and writes them with one [`append_batch`], so a batch is one
+//! contiguous, gap-free run of ids, in the order the sends were taken from the queue.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use natter_core::ids::{AccountId, ConversationId, EventId};
@@ -18,7 +23,8 @@ use natter_core::protocol::EventPayload;
 use natter_core::time::Millis;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Store, StoreError};
+use crate::lists::{self, Params};
+use crate::{Backend, Store, StoreError};
 
 /// Who may see an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +70,21 @@ pub(crate) struct Member {
     pub account_id: AccountId,
     pub is_staff: bool,
     pub history_from_seq: i64,
+    /// The event the member joined with: events before it are not theirs (the replay rule in
+    /// [`Store::events_after`]). A batch reads members once, after its joins, so it needs this
+    /// to leave someone who joins later in the batch out of the earlier sends.
+    pub joined_event_id: i64,
+}
+
+impl Member {
+    /// Whether this member receives `draft` (given the id it gets): staff-only events go to
+    /// staff, and nothing about messages before the member's visible history.
+    fn receives(&self, draft: &Draft) -> bool {
+        (draft.audience == Audience::All || self.is_staff)
+            && draft
+                .message_seq
+                .is_none_or(|seq| seq >= self.history_from_seq)
+    }
 }
 
 /// A committed event with the accounts that must receive it live.
@@ -107,22 +128,55 @@ pub(crate) async fn members(
     conversation_id: ConversationId,
 ) -> Result<Vec<Member>, StoreError> {
     let rows = sqlx::query(
-        "select p.account_id, a.kind, p.history_from_seq
+        "select p.account_id, a.kind, p.history_from_seq, p.joined_event_id
          from participant p join account a on a.account_id = p.account_id
          where p.conversation_id = $1 and p.left_at is null",
     )
     .bind(conversation_id.0)
     .fetch_all(&mut **tx)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Member {
-                account_id: AccountId(row.try_get("account_id")?),
-                is_staff: row.try_get::<String, _>("kind")? == "staff",
-                history_from_seq: row.try_get("history_from_seq")?,
-            })
-        })
-        .collect()
+    rows.iter().map(member).collect()
+}
+
+fn member(row: &sqlx::any::AnyRow) -> Result<Member, StoreError> {
+    Ok(Member {
+        account_id: AccountId(row.try_get("account_id")?),
+        is_staff: row.try_get::<String, _>("kind")? == "staff",
+        history_from_seq: row.try_get("history_from_seq")?,
+        joined_event_id: row.try_get("joined_event_id")?,
+    })
+}
+
+/// Active members of each of `conversations`, in one query (a batch of sends touches many
+/// conversations). Call it after [`reserve`]: the counter row is then held, so every
+/// participant change that took an id before this batch is committed and visible here, and
+/// none can commit until this batch does — the recipients match the replay rules.
+pub(crate) async fn members_of(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    conversations: Vec<ConversationId>,
+) -> Result<HashMap<ConversationId, Vec<Member>>, StoreError> {
+    let mut out: HashMap<ConversationId, Vec<Member>> = HashMap::new();
+    let conversations = lists::pad_with_last(conversations);
+    if conversations.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "select p.conversation_id, p.account_id, a.kind, p.history_from_seq, p.joined_event_id
+         from participant p join account a on a.account_id = p.account_id
+         where p.conversation_id in ({}) and p.left_at is null",
+        Params::new(backend).rows(conversations.len(), 1)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in &conversations {
+        query = query.bind(id.0);
+    }
+    for row in query.fetch_all(&mut **tx).await? {
+        let conversation = ConversationId(row.try_get("conversation_id")?);
+        // `in` is a set: the padding's repeats return no row twice.
+        out.entry(conversation).or_default().push(member(&row)?);
+    }
+    Ok(out)
 }
 
 /// Takes `count` ids from the counter; returns the first. Call it as late in the transaction
@@ -171,12 +225,81 @@ pub(crate) async fn append(
         .await?;
         let mut recipients: Vec<AccountId> = members
             .iter()
-            .filter(|m| draft.audience == Audience::All || m.is_staff)
-            .filter(|m| {
-                draft
-                    .message_seq
-                    .is_none_or(|seq| seq >= m.history_from_seq)
-            })
+            .filter(|m| m.receives(&draft))
+            .map(|m| m.account_id)
+            .collect();
+        if let Some(extra) = draft.also
+            && !recipients.contains(&extra)
+        {
+            recipients.push(extra);
+        }
+        out.push(CommittedEvent {
+            id: EventId(id),
+            at,
+            conversation_id,
+            payload: payload.into(),
+            recipients,
+        });
+    }
+    Ok(out)
+}
+
+/// Appends the events of a batch of writes, with ids from `first` on, in one statement. Each
+/// event's recipients are the members of its conversation in `members` (from
+/// [`members_of`], read after the batch's joins) who had joined by that event, with the same
+/// audience and visible-history rules as [`append`]. Returns the events in id order.
+pub(crate) async fn append_batch(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    first: i64,
+    at: Millis,
+    members: &HashMap<ConversationId, Vec<Member>>,
+    drafts: Vec<Draft>,
+) -> Result<Vec<CommittedEvent>, StoreError> {
+    let mut rows: Vec<(Draft, String)> = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        let payload = serde_json::to_string(&draft.payload)
+            .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+        rows.push((draft, payload));
+    }
+    // Padding rows are all nulls; `event_id is not null` leaves them out (see `lists`).
+    let width = lists::padded(rows.len());
+    let sql = format!(
+        "insert into event (event_id, conversation_id, audience, message_seq, payload, created_at)
+         select column1, column2, column3, column4, column5, column6
+         from (values {}) as v where column1 is not null",
+        Params::new(backend).rows(width, 6)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (id, (draft, payload)) in (first..).zip(&rows) {
+        query = query
+            .bind(Some(id))
+            .bind(Some(draft.payload.conversation_id().0))
+            .bind(Some(draft.audience.as_str()))
+            .bind(draft.message_seq)
+            .bind(Some(payload.as_str()))
+            .bind(Some(at));
+    }
+    for _ in rows.len()..width {
+        query = query
+            .bind(None::<i64>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<i64>);
+    }
+    query.execute(&mut **tx).await?;
+
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, (draft, payload)) in (first..).zip(rows) {
+        let conversation_id = draft.payload.conversation_id();
+        let mut recipients: Vec<AccountId> = members
+            .get(&conversation_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m.joined_event_id <= id && m.receives(&draft))
             .map(|m| m.account_id)
             .collect();
         if let Some(extra) = draft.also

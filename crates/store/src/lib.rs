@@ -12,14 +12,18 @@
 //! after commit.
 
 mod accounts;
+mod committer;
 mod contact_identity;
 mod conversations;
 mod error;
 pub mod events;
 mod identity;
+mod lists;
 mod messages;
+mod routing;
 mod rows;
 mod sso;
+mod websites;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,7 +38,11 @@ pub use error::StoreError;
 pub use events::{Committed, CommittedEvent, EventRecord, Head};
 pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, TokenPurpose};
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
+pub use routing::{AgentRecord, Assigned, QueueRecord, RuleRecord, TeamRecord, TransferOffer};
 pub use sso::{NewSsoAttempt, SsoAttempt, SsoConfig, SsoConfigUpdate};
+pub use websites::{
+    InboxPage, InboxQuery, NewVisitorSession, ProfileUpdate, WebsiteRecord, WebsiteUpdate,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -70,6 +78,8 @@ pub struct Store {
     /// lets read while the writer writes; on PostgreSQL it is the same pool as `write`.
     read: AnyPool,
     backend: Backend,
+    /// The node's group-commit task for message sends (see `committer`).
+    committer: committer::Committer,
 }
 
 impl Store {
@@ -114,6 +124,7 @@ impl Store {
                     write,
                     read,
                     backend,
+                    committer: committer::Committer::default(),
                 })
             }
             Backend::Postgres => {
@@ -126,6 +137,7 @@ impl Store {
                     write: pool.clone(),
                     read: pool,
                     backend,
+                    committer: committer::Committer::default(),
                 })
             }
         }

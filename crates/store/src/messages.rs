@@ -52,7 +52,7 @@ pub enum Cursor {
     Delivered,
 }
 
-fn audience_of(kind: MessageKind) -> Audience {
+pub(crate) fn audience_of(kind: MessageKind) -> Audience {
     if kind == MessageKind::Note {
         Audience::Staff
     } else {
@@ -92,7 +92,7 @@ async fn visible_message_in_tx(
     Ok((message, participant))
 }
 
-async fn reactions_in_tx(
+pub(crate) async fn reactions_in_tx(
     tx: &mut Transaction<'static, Any>,
     message: MessageId,
 ) -> Result<Vec<Reaction>, StoreError> {
@@ -119,7 +119,21 @@ impl Store {
     /// participant joins as an agent first (the support desk's "reply from the queue"),
     /// except for internal notes.
     /// Authorization of the message kind is the caller's (`policy::may_post_kind`).
+    ///
+    /// Sends are group-committed: this waits for the node's committer to commit the send
+    /// together with the others queued at that moment (see `committer`). The answer is the
+    /// same as if the send had its own transaction, and comes after the commit.
     pub async fn post_message(
+        &self,
+        sender: &Account,
+        new: &NewMessage,
+    ) -> Result<Committed<PostOutcome>, StoreError> {
+        self.committer.submit(self, sender, new).await
+    }
+
+    /// Posts a message in a transaction of its own: the committer's path for the sends of a
+    /// batch that the database refused, so that each gets the answer it gets alone.
+    pub(crate) async fn post_message_alone(
         &self,
         sender: &Account,
         new: &NewMessage,
@@ -286,15 +300,21 @@ impl Store {
         let from_seq = participant.map_or(1, |p| p.history_from_seq);
         let staff = i64::from(viewer.is_staff());
         let limit = i64::from(query.limit);
+        // One statement per page: the page (newest first below `before`, or oldest first
+        // above `after`, then limited) joined with its reactions, oldest first. A page
+        // without reactions costs no second round trip, and one with them no second scan.
         let rows = match (query.before, query.after) {
             (Some(before), _) => {
                 sqlx::query(concat!(
                     "select ",
                     message_columns!(),
-                    " from message m
-                     where m.conversation_id = $1 and m.seq < $2 and m.seq >= $3
-                       and (m.kind <> 'note' or $4 = 1)
-                     order by m.seq desc limit $5"
+                    ", r.emoji as reaction_emoji, r.account_id as reaction_account_id
+                     from (select * from message
+                           where conversation_id = $1 and seq < $2 and seq >= $3
+                             and (kind <> 'note' or $4 = 1)
+                           order by seq desc limit $5) m
+                     left join reaction r on r.message_id = m.message_id
+                     order by m.seq, r.created_at, r.account_id, r.emoji"
                 ))
                 .bind(conversation_id.0)
                 .bind(before)
@@ -308,10 +328,13 @@ impl Store {
                 sqlx::query(concat!(
                     "select ",
                     message_columns!(),
-                    " from message m
-                     where m.conversation_id = $1 and m.seq > $2 and m.seq >= $3
-                       and (m.kind <> 'note' or $4 = 1)
-                     order by m.seq asc limit $5"
+                    ", r.emoji as reaction_emoji, r.account_id as reaction_account_id
+                     from (select * from message
+                           where conversation_id = $1 and seq > $2 and seq >= $3
+                             and (kind <> 'note' or $4 = 1)
+                           order by seq limit $5) m
+                     left join reaction r on r.message_id = m.message_id
+                     order by m.seq, r.created_at, r.account_id, r.emoji"
                 ))
                 .bind(conversation_id.0)
                 .bind(after.unwrap_or(0))
@@ -322,33 +345,21 @@ impl Store {
                 .await?
             }
         };
-        let mut messages = rows
-            .iter()
-            .map(rows::message)
-            .collect::<Result<Vec<_>, _>>()?;
-        if query.before.is_some() {
-            messages.reverse();
-        }
-        if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
-            let reactions = sqlx::query(
-                "select r.message_id, r.emoji, r.account_id
-                 from reaction r join message m on m.message_id = r.message_id
-                 where m.conversation_id = $1 and m.seq between $2 and $3
-                 order by r.created_at, r.account_id, r.emoji",
-            )
-            .bind(conversation_id.0)
-            .bind(first.seq)
-            .bind(last.seq)
-            .fetch_all(&self.read)
-            .await?;
-            for row in &reactions {
-                let id = MessageId(row.try_get("message_id")?);
-                if let Some(m) = messages.iter_mut().find(|m| m.id == id) {
-                    m.reactions.push(Reaction {
-                        emoji: row.try_get("emoji")?,
-                        account_id: natter_core::AccountId(row.try_get("account_id")?),
-                    });
-                }
+        let mut messages: Vec<Message> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = MessageId(row.try_get("message_id")?);
+            if messages.last().is_none_or(|m| m.id != id) {
+                messages.push(rows::message(row)?);
+            }
+            let emoji: Option<String> = row.try_get("reaction_emoji")?;
+            let account: Option<i64> = row.try_get("reaction_account_id")?;
+            if let (Some(message), Some(emoji), Some(account)) =
+                (messages.last_mut(), emoji, account)
+            {
+                message.reactions.push(Reaction {
+                    emoji,
+                    account_id: natter_core::AccountId(account),
+                });
             }
         }
         Ok(messages)
@@ -608,8 +619,10 @@ impl Store {
         now: Millis,
         drafts: Vec<Draft>,
     ) -> Result<Vec<events::CommittedEvent>, StoreError> {
-        let members = events::members(&mut tx, conversation_id).await?;
+        // Members are read after the counter row is taken: every participant change with a
+        // lower id has committed by then, so the live recipients match the replay rules.
         let first = events::reserve(&mut tx, drafts.len()).await?;
+        let members = events::members(&mut tx, conversation_id).await?;
         let events = events::append(&mut tx, first, now, &members, drafts).await?;
         tx.commit().await?;
         Ok(events)

@@ -1,7 +1,7 @@
 //! Row → domain record mapping. Column lists live next to the mapping that reads them so the
 //! two cannot drift apart.
 
-use natter_core::ids::{AccountId, ConversationId, MessageId, WorkspaceId};
+use natter_core::ids::{AccountId, ConversationId, MessageId, WebsiteId, WorkspaceId};
 use natter_core::model::{
     Account, AccountKind, Conversation, ConversationKind, ConversationStatus, IdentityState,
     Message, MessageFormat, MessageKind, Participant, ParticipantRole, StaffRole, Visibility,
@@ -31,7 +31,7 @@ pub(crate) use a_account_columns;
 macro_rules! conversation_columns {
     () => {
         "c.conversation_id, c.workspace_id, c.kind, \
-     c.status, c.subject, c.listing, c.last_seq, c.last_activity_at, c.created_at, c.updated_at"
+     c.status, c.subject, c.listing, c.website_id, c.last_seq, c.last_activity_at, c.created_at, c.updated_at"
     };
 }
 pub(crate) use conversation_columns;
@@ -39,7 +39,7 @@ pub(crate) use conversation_columns;
 /// `conversation_columns!` unqualified, for `returning` (SQLite does not accept aliases there).
 macro_rules! returning_conversation_columns {
     () => {
-        "conversation_id, workspace_id, kind, status, subject, listing, last_seq, \
+        "conversation_id, workspace_id, kind, status, subject, listing, website_id, last_seq, \
          last_activity_at, created_at, updated_at"
     };
 }
@@ -112,6 +112,7 @@ pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation, StoreError> {
         status: text_enum(row, "status", ConversationStatus::parse)?,
         subject: row.try_get("subject")?,
         listing,
+        website_id: row.try_get::<Option<i64>, _>("website_id")?.map(WebsiteId),
         last_seq: row.try_get("last_seq")?,
         last_activity_at: row.try_get("last_activity_at")?,
         created_at: row.try_get("created_at")?,

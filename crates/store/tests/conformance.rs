@@ -260,6 +260,7 @@ async fn open_conversation(
             kind: ConversationKind::Support,
             subject: Some("Help".to_string()),
             listing: None,
+            website_id: None,
             participants,
         })
         .await
@@ -2349,6 +2350,7 @@ async fn a_conversation_of_another_workspace_is_not_found() {
                     kind: ConversationKind::Direct,
                     subject: None,
                     listing: None,
+                    website_id: None,
                     participants: vec![
                         member(&contact_b, ParticipantRole::Buyer),
                         member(&a.contact, ParticipantRole::Seller),
@@ -2810,6 +2812,792 @@ async fn contact_identity_settings_round_trip_with_sealed_secrets_as_bytes() {
         };
         store.set_contact_identity(ws, &cleared).await.unwrap();
         assert_eq!(store.contact_identity(ws).await.unwrap(), cleared, "{b}");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit
+// ---------------------------------------------------------------------------------------------
+
+/// Like [`on_both_backends`], and also hands the body the database's URL, for tests that reach
+/// the database directly (to make it refuse writes).
+async fn on_both_backends_with_url<F, Fut>(body: F)
+where
+    F: Fn(Store, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut failures = Vec::new();
+    let sqlite = async {
+        let dir = tempfile::TempDir::new().map_err(|e| format!("cannot create a temp dir: {e}"))?;
+        let url = format!("sqlite://{}/natter.db", dir.path().display());
+        let store = Store::connect(&options(url.clone()))
+            .await
+            .map_err(|e| format!("cannot open {url}: {e}"))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("migrations failed: {e}"))?;
+        let outcome = run_body(&|store| body(store, url.clone()), store.clone()).await;
+        store.close().await;
+        drop(dir);
+        outcome
+    }
+    .await;
+    if let Err(e) = sqlite {
+        failures.push(format!("[sqlite] {e}"));
+    }
+
+    sqlx::any::install_default_drivers();
+    let admin_url = std::env::var("NATTER_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_string());
+    let postgres = async {
+        let mut admin = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .map_err(|e| format!("PostgreSQL is unreachable at {admin_url} ({e})"))?;
+        let database = unique_database_name();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("create database {database}")))
+            .await
+            .map_err(|e| format!("cannot create database {database}: {e}"))?;
+        let url = with_database(&admin_url, &database);
+        let outcome = async {
+            let store = Store::connect(&options(url.clone()))
+                .await
+                .map_err(|e| format!("cannot open database {database}: {e}"))?;
+            if let Err(e) = store.migrate().await {
+                store.close().await;
+                return Err(format!("migrations failed: {e}"));
+            }
+            let outcome = run_body(&|store| body(store, url.clone()), store.clone()).await;
+            store.close().await;
+            outcome
+        }
+        .await;
+        let dropped = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "drop database if exists {database} with (force)"
+            )))
+            .await;
+        let _ = admin.close().await;
+        match (outcome, dropped) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(e)) => Err(format!("cannot drop database {database}: {e}")),
+            (Ok(()), Ok(_)) => Ok(()),
+        }
+    }
+    .await;
+    if let Err(e) = postgres {
+        failures.push(format!("[postgres] {e}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "failed on {} backend(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs each statement on a connection of its own to the store's database.
+async fn run_sql(url: &str, statements: &[&str]) {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    for statement in statements {
+        conn.execute(sqlx::AssertSqlSafe(statement.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    conn.close().await.unwrap();
+}
+
+/// Makes the database refuse (with an error) every message whose body is `poison`.
+async fn refuse_poisoned_messages(store: &Store, url: &str) {
+    match store.backend() {
+        Backend::Sqlite => {
+            run_sql(
+                url,
+                &["create trigger test_poison before insert on message
+                   when new.body = 'poison'
+                   begin select raise(abort, 'poisoned message refused'); end"],
+            )
+            .await
+        }
+        Backend::Postgres => {
+            run_sql(
+                url,
+                &[
+                    "create function test_poison() returns trigger language plpgsql as $$
+                     begin
+                       if new.body = 'poison' then
+                         raise exception 'poisoned message refused';
+                       end if;
+                       return new;
+                     end $$",
+                    "create trigger test_poison before insert on message
+                     for each row execute function test_poison()",
+                ],
+            )
+            .await
+        }
+    }
+}
+
+/// Makes the database refuse every event while `test_refuse_events` has a row.
+async fn install_event_refusal(store: &Store, url: &str) {
+    match store.backend() {
+        Backend::Sqlite => {
+            run_sql(
+                url,
+                &[
+                    "create table test_refuse_events (x integer)",
+                    "create trigger test_refuse_events before insert on event
+                     when exists (select 1 from test_refuse_events)
+                     begin select raise(abort, 'events refused'); end",
+                ],
+            )
+            .await
+        }
+        Backend::Postgres => {
+            run_sql(
+                url,
+                &[
+                    "create table test_refuse_events (x integer)",
+                    "create function test_refuse_events() returns trigger language plpgsql as $$
+                     begin
+                       if exists (select 1 from test_refuse_events) then
+                         raise exception 'events refused';
+                       end if;
+                       return new;
+                     end $$",
+                    "create trigger test_refuse_events before insert on event
+                     for each row execute function test_refuse_events()",
+                ],
+            )
+            .await
+        }
+    }
+}
+
+/// Posts every send at once, each from its own task, so that the committer finds them queued
+/// together; returns the answers in the order of `sends`.
+async fn post_all(
+    store: &Store,
+    sends: Vec<(Account, NewMessage)>,
+) -> Vec<Result<Committed<PostOutcome>, StoreError>> {
+    let tasks: Vec<_> = sends
+        .into_iter()
+        .map(|(sender, new)| {
+            let store = store.clone();
+            tokio::spawn(async move { store.post_message(&sender, &new).await })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+/// Checks that `events` (from the answers) are exactly the log between `head` and the store's
+/// head now: every id once, no gaps, and the same payloads and recipients that replay from
+/// storage computes.
+async fn assert_log_is_exactly(store: &Store, head: i64, mut events: Vec<CommittedEvent>) {
+    let b = on(store);
+    events.sort_by_key(|e| e.id);
+    let now = store.head().await.unwrap().last_event_id.0;
+    let expected: Vec<i64> = (head + 1..=now).collect();
+    assert_eq!(
+        event_ids(&events),
+        expected,
+        "{b}: the answers carry every new event id exactly once, without gaps"
+    );
+    let stored = store
+        .events_between(EventId(head + 1), EventId(now), 100_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        event_ids(&stored),
+        expected,
+        "{b}: the log holds the same ids"
+    );
+    for (live, stored) in events.iter().zip(&stored) {
+        assert_eq!(
+            live.payload, stored.payload,
+            "{b}: payload of {}",
+            live.id.0
+        );
+        assert_eq!(
+            recipients(live),
+            recipients(stored),
+            "{b}: live recipients of event {} ({}) match the replay rules",
+            live.id.0,
+            event_type(&live.payload)
+        );
+    }
+}
+
+#[tokio::test]
+async fn five_hundred_concurrent_sends_each_get_the_answer_they_would_get_alone() {
+    on_both_backends(|store| async move {
+        let b = on(&store);
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let agent = staff(&store, ws, "agent@acme.test", StaffRole::Agent).await;
+        let lead = staff(&store, ws, "lead@acme.test", StaffRole::Admin).await;
+        let outsider = contact(&store, ws, "outsider").await;
+        let mut contacts = Vec::new();
+        let mut convs = Vec::new();
+        for i in 0..8 {
+            let c = contact(&store, ws, &format!("customer-{i}")).await;
+            let created = open_conversation(
+                &store,
+                ws,
+                vec![
+                    member(&c, ParticipantRole::Customer),
+                    member(&agent, ParticipantRole::Agent),
+                ],
+            )
+            .await;
+            contacts.push(c);
+            convs.push(created.value.0.id);
+        }
+        let other_ws = store.create_workspace("Other").await.unwrap();
+        let foreign = contact(&store, other_ws, "foreign").await;
+        let foreign_conv = open_conversation(
+            &store,
+            other_ws,
+            vec![member(&foreign, ParticipantRole::Customer)],
+        )
+        .await
+        .value
+        .0
+        .id;
+        let earlier = store
+            .post_message(
+                &contacts[1],
+                &new_message(
+                    convs[1],
+                    MessageKind::Text,
+                    "stored earlier",
+                    Some("earlier"),
+                ),
+            )
+            .await
+            .unwrap();
+        let head = store.head().await.unwrap().last_event_id.0;
+
+        // What each send is, by its index: fresh messages with and without a client_msg_id,
+        // retries of keys repeated within the burst, retries of a key stored before it,
+        // refused sends (not a participant, missing conversation, another workspace), staff
+        // notes, and a staff member who is not a participant and joins by posting.
+        #[derive(Debug, Clone, PartialEq)]
+        enum Expect {
+            Fresh,
+            Keyed(ConversationId, String),
+            Refused,
+        }
+        let mut sends = Vec::new();
+        let mut expect = Vec::new();
+        for i in 0..500usize {
+            let k = i % 8;
+            let (sender, new, e) = match i % 10 {
+                0..=3 => {
+                    let key = (i % 2 == 0).then(|| format!("c-{i}"));
+                    let new = new_message(
+                        convs[k],
+                        MessageKind::Text,
+                        &format!("m{i}"),
+                        key.as_deref(),
+                    );
+                    (contacts[k].clone(), new, Expect::Fresh)
+                }
+                4 => {
+                    let key = format!("dup-{}", (i / 10) % 3);
+                    let new =
+                        new_message(convs[k], MessageKind::Text, &format!("m{i}"), Some(&key));
+                    (contacts[k].clone(), new, Expect::Keyed(convs[k], key))
+                }
+                5 => {
+                    let new = new_message(
+                        convs[1],
+                        MessageKind::Text,
+                        &format!("m{i}"),
+                        Some("earlier"),
+                    );
+                    (
+                        contacts[1].clone(),
+                        new,
+                        Expect::Keyed(convs[1], "earlier".into()),
+                    )
+                }
+                6 => {
+                    let new = new_message(convs[k], MessageKind::Text, &format!("m{i}"), None);
+                    (outsider.clone(), new, Expect::Refused)
+                }
+                7 => {
+                    let conv = if i % 20 == 7 {
+                        ConversationId(1_000_000 + i as i64)
+                    } else {
+                        foreign_conv
+                    };
+                    let new = new_message(conv, MessageKind::Text, &format!("m{i}"), None);
+                    (contacts[k].clone(), new, Expect::Refused)
+                }
+                8 => {
+                    let new = new_message(convs[k], MessageKind::Note, &format!("m{i}"), None);
+                    (agent.clone(), new, Expect::Fresh)
+                }
+                _ => {
+                    let new = new_message(convs[0], MessageKind::Text, &format!("m{i}"), None);
+                    (lead.clone(), new, Expect::Fresh)
+                }
+            };
+            sends.push((sender, new));
+            expect.push(e);
+        }
+        let answers = post_all(&store, sends.clone()).await;
+
+        let mut events = Vec::new();
+        let mut keyed: std::collections::HashMap<(ConversationId, String), Vec<&PostOutcome>> =
+            std::collections::HashMap::new();
+        for (i, answer) in answers.iter().enumerate() {
+            match (&expect[i], answer) {
+                (Expect::Refused, Err(StoreError::Domain(e))) => assert_eq!(
+                    *e,
+                    natter_core::Error::not_found("conversation"),
+                    "{b}: send {i} is refused as it is alone"
+                ),
+                (Expect::Fresh, Ok(c)) => {
+                    assert!(!c.value.duplicate, "{b}: send {i} is new");
+                    assert_eq!(c.value.message.body, format!("m{i}"), "{b}: send {i} body");
+                    assert_eq!(
+                        c.events.last().map(|e| event_type(&e.payload)).as_deref(),
+                        Some("message_created"),
+                        "{b}: send {i} ends with its message_created"
+                    );
+                    events.extend(c.events.iter().cloned());
+                }
+                (Expect::Keyed(conv, key), Ok(c)) => {
+                    events.extend(c.events.iter().cloned());
+                    keyed
+                        .entry((*conv, key.clone()))
+                        .or_default()
+                        .push(&c.value);
+                }
+                (e, answer) => panic!("{b}: send {i} expected {e:?}, got {answer:?}"),
+            }
+        }
+
+        // Keys: one message per key; the stored key answers with the stored message.
+        for ((conv, key), outcomes) in &keyed {
+            let ids: HashSet<MessageId> = outcomes.iter().map(|o| o.message.id).collect();
+            assert_eq!(
+                ids.len(),
+                1,
+                "{b}: every send with key {key} answers one message"
+            );
+            let stored_now = outcomes.iter().filter(|o| !o.duplicate).count();
+            if key == "earlier" {
+                assert_eq!(
+                    stored_now, 0,
+                    "{b}: the key stored before is never stored again"
+                );
+                assert!(
+                    outcomes.iter().all(|o| o.message == earlier.value.message),
+                    "{b}: retries of the stored key answer with the stored message"
+                );
+            } else {
+                assert_eq!(stored_now, 1, "{b}: key {key} in {conv:?} is stored once");
+            }
+        }
+
+        // The lead joined once, with its first message, and hears nothing from before.
+        let lead_answers: Vec<&Committed<PostOutcome>> = answers
+            .iter()
+            .zip(&sends)
+            .filter(|(_, (sender, _))| sender.id == lead.id)
+            .map(|(a, _)| a.as_ref().unwrap())
+            .collect();
+        let joins: Vec<&&Committed<PostOutcome>> = lead_answers
+            .iter()
+            .filter(|a| types(&a.events) == ["participant_joined", "message_created"])
+            .collect();
+        assert_eq!(joins.len(), 1, "{b}: the lead joins exactly once");
+        let first_seq = lead_answers.iter().map(|a| a.value.message.seq).min();
+        assert_eq!(
+            Some(joins[0].value.message.seq),
+            first_seq,
+            "{b}: with its first message"
+        );
+        assert!(
+            lead_answers
+                .iter()
+                .filter(|a| a.value.message.seq != first_seq.unwrap_or_default())
+                .all(|a| types(&a.events) == ["message_created"]),
+            "{b}: its other messages only create"
+        );
+        let join_id = joins[0].events[0].id;
+        for event in events.iter().filter(|e| e.conversation_id == convs[0]) {
+            assert_eq!(
+                event.recipients.contains(&lead.id),
+                event.id >= join_id,
+                "{b}: the lead receives event {} only from its join on",
+                event.id.0
+            );
+        }
+
+        // Every conversation's seqs are 1..=last_seq, in event-id order, as returned.
+        for (k, conv) in convs.iter().enumerate() {
+            let stored = history(&store, ws, *conv, &agent).await;
+            let (row, _) = store.conversation(ws, *conv, agent.id).await.unwrap();
+            assert_eq!(
+                seqs(&stored),
+                (1..=row.last_seq).collect::<Vec<_>>(),
+                "{b}: conversation {k} has seqs 1..=last_seq without gaps"
+            );
+            let mut created: Vec<(EventId, Message)> = events
+                .iter()
+                .filter(|e| e.conversation_id == *conv)
+                .filter_map(|e| match payload(e) {
+                    EventPayload::MessageCreated { message } => Some((e.id, message)),
+                    _ => None,
+                })
+                .collect();
+            created.sort_by_key(|(id, _)| *id);
+            let in_id_order: Vec<i64> = created.iter().map(|(_, m)| m.seq).collect();
+            let first_new = if k == 1 { 2 } else { 1 };
+            assert_eq!(
+                in_id_order,
+                (first_new..=row.last_seq).collect::<Vec<_>>(),
+                "{b}: conversation {k}'s messages have increasing seqs in event-id order"
+            );
+            for (_, message) in &created {
+                assert_eq!(
+                    stored.iter().find(|m| m.seq == message.seq),
+                    Some(message),
+                    "{b}: message {} is stored as announced",
+                    message.seq
+                );
+            }
+        }
+        let fresh_or_keyed_new = answers
+            .iter()
+            .filter(|a| a.as_ref().is_ok_and(|c| !c.value.duplicate))
+            .count();
+        let created = events
+            .iter()
+            .filter(|e| event_type(&e.payload) == "message_created")
+            .count();
+        assert_eq!(
+            created, fresh_or_keyed_new,
+            "{b}: one event per new message"
+        );
+        assert_log_is_exactly(&store, head, events).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_transaction_that_fails_acknowledges_none_of_its_sends() {
+    on_both_backends_with_url(|store, url| async move {
+        let b = on(&store);
+        let d = desk(&store).await;
+        install_event_refusal(&store, &url).await;
+        run_sql(&url, &["insert into test_refuse_events (x) values (1)"]).await;
+        let head = store.head().await.unwrap();
+        let sends: Vec<(Account, NewMessage)> = (0..100)
+            .map(|i| {
+                let key = format!("k{i}");
+                let new = new_message(d.conv, MessageKind::Text, &format!("m{i}"), Some(&key));
+                (d.contact.clone(), new)
+            })
+            .collect();
+        let answers = post_all(&store, sends.clone()).await;
+        for (i, answer) in answers.iter().enumerate() {
+            match answer {
+                Err(e @ StoreError::Database(_)) => assert_eq!(
+                    e.public().code,
+                    ErrorCode::Internal,
+                    "{b}: send {i} fails as a database error"
+                ),
+                other => panic!("{b}: send {i} must fail, got {other:?}"),
+            }
+        }
+        assert!(
+            history(&store, d.ws, d.conv, &d.agent).await.is_empty(),
+            "{b}: nothing was stored"
+        );
+        let (conv, _) = store.conversation(d.ws, d.conv, d.agent.id).await.unwrap();
+        assert_eq!(conv.last_seq, 0, "{b}: no seq was taken");
+        assert_eq!(
+            store.head().await.unwrap(),
+            head,
+            "{b}: no event id was taken"
+        );
+
+        // The same sends, retried once the database accepts them, are stored once each.
+        run_sql(&url, &["delete from test_refuse_events"]).await;
+        let answers = post_all(&store, sends).await;
+        let mut events = Vec::new();
+        for (i, answer) in answers.into_iter().enumerate() {
+            let committed = answer.unwrap_or_else(|e| panic!("{b}: retry {i}: {e:?}"));
+            assert!(
+                !committed.value.duplicate,
+                "{b}: retry {i} was never stored before"
+            );
+            events.extend(committed.events);
+        }
+        assert_eq!(
+            seqs(&history(&store, d.ws, d.conv, &d.agent).await),
+            (1..=100).collect::<Vec<_>>(),
+            "{b}: the retries took seqs 1..=100"
+        );
+        assert_log_is_exactly(&store, head.last_event_id.0, events).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_send_the_database_refuses_fails_alone_and_the_rest_of_its_batch_commits() {
+    on_both_backends_with_url(|store, url| async move {
+        let b = on(&store);
+        let d = desk(&store).await;
+        refuse_poisoned_messages(&store, &url).await;
+        let head = store.head().await.unwrap().last_event_id.0;
+        let poisoned = [7usize, 30, 31, 58];
+        let sends: Vec<(Account, NewMessage)> = (0..60)
+            .map(|i| {
+                let body = if poisoned.contains(&i) {
+                    "poison".to_string()
+                } else {
+                    format!("m{i}")
+                };
+                let key = (i % 3 == 0).then(|| format!("k{i}"));
+                let sender = if i % 2 == 0 { &d.contact } else { &d.agent };
+                let new = new_message(d.conv, MessageKind::Text, &body, key.as_deref());
+                (sender.clone(), new)
+            })
+            .collect();
+        let answers = post_all(&store, sends.clone()).await;
+        let mut events = Vec::new();
+        let mut bodies = Vec::new();
+        for (i, answer) in answers.into_iter().enumerate() {
+            if poisoned.contains(&i) {
+                match answer {
+                    Err(StoreError::Database(e)) => assert!(
+                        e.to_string().contains("poisoned message refused"),
+                        "{b}: send {i} fails with the database's own error: {e}"
+                    ),
+                    other => panic!("{b}: poisoned send {i} must fail, got {other:?}"),
+                }
+            } else {
+                let committed = answer.unwrap_or_else(|e| panic!("{b}: send {i}: {e:?}"));
+                assert!(!committed.value.duplicate, "{b}: send {i} is new");
+                bodies.push(committed.value.message.body.clone());
+                events.extend(committed.events);
+            }
+        }
+        let stored = history(&store, d.ws, d.conv, &d.agent).await;
+        assert_eq!(
+            seqs(&stored),
+            (1..=56).collect::<Vec<_>>(),
+            "{b}: the 56 good sends are stored with seqs 1..=56"
+        );
+        let mut stored_bodies: Vec<String> = stored.iter().map(|m| m.body.clone()).collect();
+        stored_bodies.sort();
+        bodies.sort();
+        assert_eq!(
+            stored_bodies, bodies,
+            "{b}: exactly the acknowledged sends are stored"
+        );
+        assert_log_is_exactly(&store, head, events).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_nodes_committing_at_once_keep_one_gap_free_log_and_store_each_key_once() {
+    on_both_backends_with_url(|store, url| async move {
+        // Several nodes share one database only on PostgreSQL (SQLite is one process).
+        if store.backend() == Backend::Sqlite {
+            return;
+        }
+        let b = on(&store);
+        let other_node = Store::connect(&options(url.clone())).await.unwrap();
+        let ws = store.create_workspace("Acme").await.unwrap();
+        let agent = staff(&store, ws, "agent@acme.test", StaffRole::Agent).await;
+        let mut contacts = Vec::new();
+        let mut convs = Vec::new();
+        for i in 0..6 {
+            let c = contact(&store, ws, &format!("customer-{i}")).await;
+            let created = open_conversation(
+                &store,
+                ws,
+                vec![
+                    member(&c, ParticipantRole::Customer),
+                    member(&agent, ParticipantRole::Agent),
+                ],
+            )
+            .await;
+            contacts.push(c);
+            convs.push(created.value.0.id);
+        }
+        let head = store.head().await.unwrap().last_event_id.0;
+        // Every conversation gets sends from both nodes; every key is sent twice, once
+        // through each node, so the nodes race on the unique index.
+        let mut tasks = Vec::new();
+        for i in 0..400usize {
+            let node = if i % 2 == 0 {
+                store.clone()
+            } else {
+                other_node.clone()
+            };
+            let k = (i / 2) % 6;
+            let sender = contacts[k].clone();
+            let new = new_message(
+                convs[k],
+                MessageKind::Text,
+                &format!("m{i}"),
+                Some(&format!("key-{}", i / 2)),
+            );
+            tasks.push(tokio::spawn(async move {
+                node.post_message(&sender, &new).await
+            }));
+        }
+        let mut events = Vec::new();
+        let mut by_key: std::collections::HashMap<String, Vec<PostOutcome>> =
+            std::collections::HashMap::new();
+        for task in tasks {
+            let committed = task
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{b}: a send failed: {e:?}"));
+            events.extend(committed.events);
+            let key = committed.value.message.client_msg_id.clone().unwrap();
+            by_key.entry(key).or_default().push(committed.value);
+        }
+        assert_eq!(by_key.len(), 200, "{b}: 200 keys");
+        for (key, outcomes) in &by_key {
+            assert_eq!(outcomes.len(), 2, "{b}: two answers for {key}");
+            assert_eq!(
+                outcomes[0].message.id, outcomes[1].message.id,
+                "{b}: both nodes answer {key} with one message"
+            );
+            assert_eq!(
+                outcomes.iter().filter(|o| !o.duplicate).count(),
+                1,
+                "{b}: {key} is stored once"
+            );
+        }
+        for conv in &convs {
+            let stored = history(&store, ws, *conv, &agent).await;
+            assert_eq!(
+                seqs(&stored),
+                (1..=i64::try_from(stored.len()).unwrap()).collect::<Vec<_>>(),
+                "{b}: seqs without gaps"
+            );
+        }
+        assert_log_is_exactly(&store, head, events).await;
+        other_node.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_killed_mid_batch_lose_no_acknowledged_send_and_retries_store_once() {
+    on_both_backends_with_url(|store, url| async move {
+        // Only PostgreSQL has server connections to kill.
+        if store.backend() == Backend::Sqlite {
+            return;
+        }
+        let b = on(&store);
+        let d = desk(&store).await;
+        let head = store.head().await.unwrap().last_event_id.0;
+        let sends: Vec<(Account, NewMessage)> = (0..300)
+            .map(|i| {
+                let key = format!("k{i}");
+                let new = new_message(d.conv, MessageKind::Text, &format!("m{i}"), Some(&key));
+                (d.contact.clone(), new)
+            })
+            .collect();
+        let killer = {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
+                for _ in 0..4 {
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    admin
+                        .execute(
+                            "select pg_terminate_backend(pid) from pg_stat_activity
+                             where datname = current_database() and pid <> pg_backend_pid()",
+                        )
+                        .await
+                        .unwrap();
+                }
+                admin.close().await.unwrap();
+            })
+        };
+        // The sends arrive in waves, so that some batches commit between the kills.
+        let mut waves = Vec::new();
+        for wave in sends.chunks(20) {
+            let store = store.clone();
+            let wave = wave.to_vec();
+            waves.push(tokio::spawn(async move { post_all(&store, wave).await }));
+            tokio::time::sleep(Duration::from_millis(4)).await;
+        }
+        let mut first = Vec::new();
+        for wave in waves {
+            first.extend(wave.await.unwrap());
+        }
+        killer.await.unwrap();
+        let acked: Vec<Message> = first
+            .iter()
+            .filter_map(|a| a.as_ref().ok().map(|c| c.value.message.clone()))
+            .collect();
+        for answer in &first {
+            if let Err(e) = answer {
+                assert!(
+                    !matches!(e, StoreError::Domain(_)),
+                    "{b}: a killed connection is not the sender's fault: {e:?}"
+                );
+            }
+        }
+        // Clients retry what was not acknowledged, with the same keys.
+        let mut retried = Vec::new();
+        for (send, answer) in sends.iter().zip(&first) {
+            if answer.is_err() {
+                retried.push(send.clone());
+            }
+        }
+        let second = post_all(&store, retried).await;
+        for answer in &second {
+            assert!(answer.is_ok(), "{b}: retries succeed: {answer:?}");
+        }
+        let stored = history(&store, d.ws, d.conv, &d.agent).await;
+        assert_eq!(
+            seqs(&stored),
+            (1..=300).collect::<Vec<_>>(),
+            "{b}: every send stored exactly once ({} acknowledged at first)",
+            acked.len()
+        );
+        for message in &acked {
+            assert_eq!(
+                stored.iter().find(|m| m.id == message.id),
+                Some(message),
+                "{b}: acknowledged message {} is stored as acknowledged",
+                message.seq
+            );
+        }
+        let now = store.head().await.unwrap().last_event_id.0;
+        let log = store
+            .events_between(EventId(head + 1), EventId(now), 100_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            event_ids(&log),
+            (head + 1..=head + 300).collect::<Vec<_>>(),
+            "{b}: one event per stored message, without gaps"
+        );
     })
     .await;
 }

@@ -44,7 +44,10 @@ pub async fn run(ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
     // The creating staff account is a participant too, so a room of M contacts has M + 1.
     let limit = (largest + 1).max(1000).to_string();
     let (_db, node, admin) = ctx
-        .fresh_node(&[("NATTER_LIMITS_PARTICIPANTS_PER_CONVERSATION", limit)])
+        .fresh_node(&[
+            ("NATTER_LIMITS_PARTICIPANTS_PER_CONVERSATION", limit),
+            super::unlimited_messages(),
+        ])
         .await?;
     let api = Api::new(&node.base, &admin)?;
     let me = api.me().await?;

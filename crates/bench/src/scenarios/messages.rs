@@ -91,7 +91,7 @@ pub fn drain_for(duration: Duration) -> Duration {
 }
 
 pub async fn run(ctx: &Ctx, args: &MessagesArgs) -> Result<Outcome> {
-    let (_db, node, admin) = ctx.fresh_node(&[]).await?;
+    let (_db, node, admin) = ctx.fresh_node(&[super::unlimited_messages()]).await?;
     let api = Api::new(&node.base, &admin)?;
     let pairs = make_pairs(&api, "pair", args.pairs.max(1)).await?;
     let (senders, receivers) = specs(&pairs, &node.ws_url(), &node.ws_url());

@@ -17,6 +17,17 @@ use serde_json::Value;
 use crate::report::{Row, ScenarioResult, Status};
 use crate::server::{Backend, Database, Launcher, Node};
 
+/// The server setting that lifts the per-account message limit (300 a minute by default) for
+/// scenarios whose senders send far faster than a person types: with the default, the load
+/// would measure the limiter's refusals instead of the durable path. The limiter still runs
+/// on every send.
+pub fn unlimited_messages() -> (&'static str, String) {
+    (
+        "NATTER_RATE_LIMITS_MESSAGES_PER_ACCOUNT",
+        "1000000000".to_string(),
+    )
+}
+
 /// What every scenario needs: how to start servers, and on which backend.
 #[derive(Debug, Clone)]
 pub struct Ctx {

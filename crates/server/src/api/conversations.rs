@@ -6,15 +6,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use natter_core::ids::{AccountId, ConversationId};
-use natter_core::model::{
-    Conversation, ConversationKind, ConversationStatus, ConversationSummary, Participant,
-    ParticipantRole, Visibility,
+pub use natter_core::api::{
+    ConversationDetail, ConversationList, CreateConversationRequest, ListQuery, ParticipantSpec,
+    Person,
 };
-use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use natter_core::ids::{AccountId, ConversationId};
+use natter_core::model::{Conversation, ConversationStatus, Participant, Visibility};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
-use super::{ApiError, ApiPath, ApiQuery, Body, Caller};
+use super::{ApiError, ApiPath, ApiQuery, Body, Caller, CallerPrincipal};
 use crate::app::{App, CreateConversation};
 
 pub fn router() -> Router<Arc<App>> {
@@ -34,35 +35,20 @@ pub fn router() -> Router<Arc<App>> {
         )
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ParticipantSpec {
-    pub account_id: AccountId,
-    pub role: ParticipantRole,
-    /// Default `full`.
-    #[serde(default)]
-    pub visibility: Option<Visibility>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateConversationRequest {
-    pub kind: ConversationKind,
-    #[serde(default)]
-    pub subject: Option<String>,
-    /// Listing context (a JSON object), e.g. `{"title": "Bike", "price": "£120"}`.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub listing: Option<serde_json::Value>,
-    /// The first participants. A contact starting a support chat may leave this empty.
-    #[serde(default)]
-    pub participants: Vec<ParticipantSpec>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConversationDetail {
-    pub conversation: Conversation,
-    pub participants: Vec<Participant>,
+async fn people(app: &App, id: ConversationId) -> Result<Vec<Person>, ApiError> {
+    let names = app
+        .store
+        .participant_names(id)
+        .await
+        .map_err(App::public_error)?;
+    Ok(names
+        .into_iter()
+        .map(|(account_id, staff, name)| Person {
+            account_id,
+            kind: if staff { "staff" } else { "contact" }.to_string(),
+            name,
+        })
+        .collect())
 }
 
 /// Creates a conversation. Staff may create any kind with any participants of their
@@ -76,13 +62,20 @@ pub struct ConversationDetail {
                body = natter_core::Error)))]
 pub async fn create(
     State(app): State<Arc<App>>,
-    Caller(actor): Caller,
+    CallerPrincipal(principal): CallerPrincipal,
     Body(req): Body<CreateConversationRequest>,
 ) -> Result<(StatusCode, Json<ConversationDetail>), ApiError> {
+    let actor = principal.account;
+    // A widget visitor's chat belongs to the website its token is bound to.
+    let website_id = match principal.via {
+        crate::auth::Via::Contact { website } => website,
+        _ => None,
+    };
     let input = CreateConversation {
         kind: req.kind,
         subject: req.subject,
         listing: req.listing,
+        website_id,
         participants: req
             .participants
             .into_iter()
@@ -96,29 +89,27 @@ pub async fn create(
             .collect(),
     };
     let (conversation, participants) = app.create_conversation(&actor, input).await?;
+    if let Some(website) = website_id
+        && let Some(site) = app.websites.by_id(&app, website).await?
+    {
+        // The website's agents learn of the new chat at once (their inbox refreshes).
+        app.notify_staff(
+            &site,
+            &natter_core::protocol::ServerFrame::InboxChanged {
+                conversation: conversation.clone(),
+            },
+        )
+        .await;
+    }
+    let people = people(&app, conversation.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(ConversationDetail {
             conversation,
             participants,
+            people,
         }),
     ))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size (default 50, at most `limits.page_max`).
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConversationList {
-    pub items: Vec<ConversationSummary>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// The caller's conversations, newest activity first, with unread counts.
@@ -152,9 +143,11 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
     let (conversation, participants) = app.participants(&actor, ConversationId(id)).await?;
+    let people = people(&app, conversation.id).await?;
     Ok(Json(ConversationDetail {
         conversation,
         participants,
+        people,
     }))
 }
 

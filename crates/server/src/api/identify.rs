@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use natter_core::WorkspaceId;
-use natter_core::model::Account;
+pub use natter_core::api::Identified;
 use natter_store::{ContactIdentitySettings, JwtSettings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -50,15 +50,6 @@ pub struct IdentifyRequest {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Identified {
-    pub contact: Account,
-    /// A contact token for the API and the real-time gateway.
-    pub token: String,
-    /// Milliseconds since the epoch.
-    pub expires_at: i64,
-}
-
 /// Becomes a contact: anonymous (no `user_id`), claimed (`user_id` alone, only where the
 /// workspace allows unverified contacts, and never for a verified user), or verified
 /// (`user_id` + `user_hash`, or `token`). Public; rate limited per client address.
@@ -84,6 +75,8 @@ pub async fn identify(
             jwt: req.token,
             name: req.name,
             email: req.email,
+            website_secret: None,
+            upgrade: None,
         })
         .await?;
     Ok(Json(Identified {

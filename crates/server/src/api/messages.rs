@@ -6,13 +6,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
+pub use natter_core::api::{
+    CursorPosition, CursorRequest, HistoryParams, PostMessageRequest, PostedMessage,
+};
 use natter_core::ids::{ConversationId, MessageId};
-use natter_core::model::{Message, MessageFormat, MessageKind};
+use natter_core::model::Message;
 use natter_store::Cursor;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::{ApiError, ApiPath, ApiQuery, Body, Caller};
+use super::{ApiError, ApiPath, ApiQuery, Body, Caller, CallerPrincipal};
 use crate::app::{App, PostMessage};
 
 pub fn router() -> Router<Arc<App>> {
@@ -37,18 +40,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/conversations/{conversation_id}/typing", post(typing))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryParams {
-    /// Messages with a `seq` below this (the page just before it).
-    pub before: Option<i64>,
-    /// Messages with a `seq` above this (the page just after it). Without `before` or
-    /// `after`, the oldest messages.
-    pub after: Option<i64>,
-    /// Page size (default 50, at most `limits.page_max`).
-    pub limit: Option<u32>,
-}
-
 /// A page of history, oldest first, as the caller may see it (contacts never see notes).
 #[utoipa::path(get, path = "/v1/conversations/{conversation_id}/messages", tag = "messages",
     security(("bearer" = [])),
@@ -66,28 +57,6 @@ pub async fn history(
     Ok(Json(messages))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PostMessageRequest {
-    pub body: String,
-    /// Default `text`. `note` is staff-only and never reaches contacts.
-    #[serde(default)]
-    pub kind: Option<MessageKind>,
-    /// Default `plain`.
-    #[serde(default)]
-    pub format: Option<MessageFormat>,
-    /// Idempotency key: retrying with the same key returns the original message.
-    #[serde(default)]
-    pub client_msg_id: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PostedMessage {
-    pub message: Message,
-    /// True when the `client_msg_id` had been used before and nothing new was stored.
-    pub duplicate: bool,
-}
-
 /// Posts a message; answered after it is committed. 201 for a new message, 200 for a retry
 /// of a `client_msg_id` already stored.
 #[utoipa::path(post, path = "/v1/conversations/{conversation_id}/messages", tag = "messages",
@@ -101,10 +70,12 @@ pub struct PostedMessage {
               (status = 413, body = natter_core::Error)))]
 pub async fn post_message(
     State(app): State<Arc<App>>,
-    Caller(actor): Caller,
+    CallerPrincipal(principal): CallerPrincipal,
     ApiPath(id): ApiPath<i64>,
     Body(req): Body<PostMessageRequest>,
 ) -> Result<(StatusCode, Json<PostedMessage>), ApiError> {
+    app.check_visitor_send(&principal).await?;
+    let actor = principal.account;
     let outcome = app
         .post_message(
             &actor,
@@ -216,19 +187,6 @@ pub async fn remove_reaction(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CursorRequest {
-    /// Everything up to and including this `seq`.
-    pub seq: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CursorPosition {
-    /// Where the cursor stands now (it never moves backwards).
-    pub seq: i64,
 }
 
 /// Marks messages read up to `seq`.

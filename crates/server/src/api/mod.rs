@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod assets;
 mod auth;
 mod conversations;
 mod health;
@@ -10,7 +11,12 @@ mod identify;
 mod messages;
 pub mod metrics;
 pub mod openapi;
+mod routing;
 mod sso;
+mod websites;
+mod widget;
+
+pub use websites::{ContactContext, TrackedView, install_snippet};
 
 use std::sync::Arc;
 
@@ -175,9 +181,15 @@ pub fn required_scope(method: &Method, path: &str) -> Scope {
     ]
     .iter()
     .any(|p| path.starts_with(p));
-    if admin {
+    // Websites' settings are admin business; their live visitors are for any reader.
+    let website_admin = ["/v1/websites", "/v1/teams", "/v1/routing"]
+        .iter()
+        .any(|p| path.starts_with(p))
+        && is_write(method);
+    if admin || website_admin {
         Scope::Admin
-    } else if path.starts_with("/v1/contacts") {
+    } else if path.starts_with("/v1/contacts") && is_write(method) {
+        // Creating contacts and minting their tokens; reading their context is a read.
         Scope::Contacts
     } else if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         Scope::Read
@@ -244,6 +256,14 @@ impl FromRequestParts<Arc<App>> for CallerPrincipal {
             )));
         }
         principal.require(required_scope(&parts.method, parts.uri.path()))?;
+        // A widget visitor's token works only from its website's pages.
+        if let Via::Contact {
+            website: Some(website),
+        } = principal.via
+        {
+            app.visitor_website(website, header_text(parts, header::ORIGIN), host(parts))
+                .await?;
+        }
         Ok(CallerPrincipal(principal))
     }
 }
@@ -265,6 +285,61 @@ impl FromRequestParts<Arc<App>> for AnySession {
         principal.require(Scope::Admin)?;
         Ok(AnySession(principal, session))
     }
+}
+
+fn header_text(parts: &Parts, name: header::HeaderName) -> Option<&str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The `Host` the request was sent to (HTTP/1.1 header, or HTTP/2's authority).
+pub fn host(parts: &Parts) -> Option<&str> {
+    header_text(parts, header::HOST).or_else(|| parts.uri.authority().map(|a| a.as_str()))
+}
+
+/// What the widget endpoints learn from the request: client address, user agent, the
+/// page's origin and the host it called.
+pub struct Facts(pub crate::websites::RequestFacts);
+
+impl FromRequestParts<Arc<App>> for Facts {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let ClientOrigin(origin) = ClientOrigin::from_request_parts(parts, app).await?;
+        Ok(Facts(crate::websites::RequestFacts {
+            ip: origin.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            user_agent: origin.user_agent,
+            origin: header_text(parts, header::ORIGIN).map(str::to_string),
+            host: host(parts).map(str::to_string),
+        }))
+    }
+}
+
+/// CORS for the widget: only origins some website allows get an answer, without
+/// credentials (the widget sends bearer tokens, never cookies). Each request is then held
+/// to its own website's domains by the handlers.
+fn cors(app: Arc<App>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::async_predicate(
+            move |origin: HeaderValue, _parts: &Parts| {
+                let app = Arc::clone(&app);
+                async move {
+                    match origin.to_str() {
+                        Ok(origin) => app.websites.any_allows(&app, origin).await,
+                        Err(_) => false,
+                    }
+                }
+            },
+        ))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Where a request came from: the peer address (or `X-Forwarded-For`'s first entry when
@@ -329,6 +404,10 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(messages::router())
         .merge(crate::gateway::router())
         .merge(openapi::router())
+        .merge(websites::router())
+        .merge(widget::router())
+        .merge(routing::router())
+        .merge(assets::router(&app))
         .fallback(|| async { ApiError(Error::not_found("route")) })
         .layer(DefaultBodyLimit::max(body_limit))
         // Headers every response carries unless the handler set its own: no MIME sniffing,
@@ -348,6 +427,7 @@ pub fn router(app: Arc<App>) -> Router {
             header::STRICT_TRANSPORT_SECURITY,
             hsts.then_some("max-age=31536000; includeSubDomains"),
         ))
+        .layer(cors(Arc::clone(&app)))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

@@ -9,7 +9,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
-use super::{accounts, admin, auth, conversations, health, identify, messages, sso};
+use super::{
+    accounts, admin, auth, conversations, health, identify, messages, routing, sso, websites,
+    widget,
+};
 use crate::app::App;
 use crate::gateway;
 
@@ -76,6 +79,35 @@ use crate::gateway;
         sso::status,
         sso::start,
         sso::callback,
+        websites::list,
+        websites::create,
+        websites::show,
+        websites::update,
+        websites::remove,
+        websites::rotate_secret,
+        websites::live_visitors,
+        websites::context,
+        websites::inbox,
+        widget::config,
+        widget::start,
+        widget::identify,
+        widget::profile,
+        widget::page_view,
+        widget::activity,
+        widget::track,
+        widget::offline,
+        routing::queue,
+        routing::take,
+        routing::agents,
+        routing::set_state,
+        routing::teams,
+        routing::create_team,
+        routing::update_team,
+        routing::rules,
+        routing::set_rules,
+        routing::transfer,
+        routing::accept_transfer,
+        routing::decline_transfer,
     ),
     components(schemas(
         natter_core::protocol::ClientFrame,
@@ -92,6 +124,12 @@ use crate::gateway;
         (name = "auth", description = "Signing in: passwords, second factors, sessions, resets"),
         (name = "admin", description = "Staff, tokens, security settings, audit log"),
         (name = "sso", description = "Single sign-on for staff with OpenID Connect"),
+        (name = "routing", description = "Queues, agents' status and capacity, teams, rules"),
+        (name = "websites", description = "Websites (widget installations), live visitors, \
+                                           visitor context"),
+        (name = "widget", description = "What the widget calls from the host page: public \
+                                         configuration, visits, identify, tracking, offline \
+                                         form (Origin-checked)"),
     )
 )]
 pub struct ApiDoc;

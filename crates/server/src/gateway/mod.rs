@@ -135,7 +135,11 @@ pub async fn handle_frame(
                 format,
                 body,
             };
-            Some(match app.post_message(account, input).await {
+            let sent = match app.check_visitor_send(principal).await {
+                Ok(()) => app.post_message(account, input).await,
+                Err(e) => Err(e),
+            };
+            Some(match sent {
                 Ok(outcome) => ServerFrame::Ack {
                     req,
                     conversation_id,

@@ -78,6 +78,22 @@ pub async fn events(
         .ok_or_else(|| Error::new(ErrorCode::Unauthenticated, "missing token"))?;
     let principal = app.authenticate(token.trim()).await?;
     principal.require(crate::auth::Scope::Read)?;
+    if let crate::auth::Via::Contact {
+        website: Some(website),
+    } = principal.via
+    {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+        };
+        app.visitor_website(
+            website,
+            text(axum::http::header::ORIGIN),
+            text(axum::http::header::HOST),
+        )
+        .await?;
+    }
     let account = principal.account;
     let last_event_id = match headers.get("last-event-id") {
         Some(value) => Some(

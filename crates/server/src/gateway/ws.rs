@@ -26,7 +26,23 @@ use crate::auth::{Principal, Scope};
 const WRITE_BATCH: usize = 64;
 
 /// Upgrades to a WebSocket with small buffers: an idle connection should cost a few KB.
-pub async fn upgrade(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // A widget visitor's token is checked against the page's origin at `hello`; only these
+    // two short strings are kept until then.
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let site = (
+        text(axum::http::header::ORIGIN),
+        text(axum::http::header::HOST),
+    );
     let frame_limit = app.config.limits.ws_frame_bytes;
     ws.read_buffer_size(512)
         .write_buffer_size(0)
@@ -37,7 +53,7 @@ pub async fn upgrade(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Respo
         .max_frame_size(frame_limit.saturating_mul(2))
         .on_upgrade(move |socket| async move {
             let _tracked = app.connections.token();
-            run(app, socket).await;
+            run(app, socket, site).await;
         })
 }
 
@@ -61,6 +77,7 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
 async fn hello(
     app: &App,
     socket: &mut WebSocket,
+    (origin, host): (Option<String>, Option<String>),
 ) -> Result<(Principal, Option<natter_core::EventId>), (u16, &'static str)> {
     let limit = app.config.limits.ws_frame_bytes;
     // A deadline, not a per-frame timeout: pings must not keep an unauthenticated socket open.
@@ -95,7 +112,24 @@ async fn hello(
                 Ok(principal) if !principal.allows(Scope::Read) => {
                     Err((close::UNAUTHENTICATED, "insufficient_scope"))
                 }
-                Ok(principal) => Ok((principal, last_event_id)),
+                Ok(principal) => match principal.via {
+                    crate::auth::Via::Contact {
+                        website: Some(website),
+                    } => match app
+                        .visitor_website(website, origin.as_deref(), host.as_deref())
+                        .await
+                    {
+                        Ok(_) => Ok((principal, last_event_id)),
+                        Err(e) if e.code == ErrorCode::OriginNotAllowed => {
+                            Err((close::ORIGIN_NOT_ALLOWED, "origin_not_allowed"))
+                        }
+                        Err(e) if e.code == ErrorCode::Unauthenticated => {
+                            Err((close::UNAUTHENTICATED, "unauthenticated"))
+                        }
+                        Err(_) => Err((close::GOING_AWAY, "unavailable")),
+                    },
+                    _ => Ok((principal, last_event_id)),
+                },
                 Err(e) if e.code == ErrorCode::Unauthenticated => {
                     Err((close::UNAUTHENTICATED, "unauthenticated"))
                 }
@@ -106,11 +140,11 @@ async fn hello(
     }
 }
 
-async fn run(app: Arc<App>, mut socket: WebSocket) {
+async fn run(app: Arc<App>, mut socket: WebSocket, site: (Option<String>, Option<String>)) {
     // Heavy futures (authentication, storage, frame handling) are boxed where they are
     // awaited: the connection task is sized for its largest state, and an idle connection
     // should pay for waiting, not for a database query it is not running.
-    let (principal, last_event_id) = match Box::pin(hello(&app, &mut socket)).await {
+    let (principal, last_event_id) = match Box::pin(hello(&app, &mut socket, site)).await {
         Ok(hello) => hello,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
