@@ -4,12 +4,14 @@
 
 pub mod api;
 pub mod config;
+pub mod desk;
 pub mod error;
 pub mod ids;
 pub mod model;
 pub mod policy;
 pub mod protocol;
 pub mod routing;
+pub mod staff_api;
 pub mod time;
 pub mod website;
 

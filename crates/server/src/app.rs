@@ -228,6 +228,34 @@ impl App {
         name: &str,
         owner_email: &str,
     ) -> Result<(Account, String), Error> {
+        self.create_workspace_with_owner(name, owner_email, None)
+            .await
+    }
+
+    /// The first start's workspace: like [`Self::bootstrap_workspace`], and the owner also
+    /// gets a random password, so that a new operator can sign in to the web app at once.
+    pub async fn bootstrap_first_workspace(
+        &self,
+        name: &str,
+        owner_email: &str,
+    ) -> Result<FirstAdmin, Error> {
+        let password = first_password(owner_email)?;
+        let (owner, token) = self
+            .create_workspace_with_owner(name, owner_email, Some(&password))
+            .await?;
+        Ok(FirstAdmin {
+            owner,
+            token,
+            password,
+        })
+    }
+
+    async fn create_workspace_with_owner(
+        &self,
+        name: &str,
+        owner_email: &str,
+        password: Option<&str>,
+    ) -> Result<(Account, String), Error> {
         check_text("name", name, 200)?;
         check_email(owner_email)?;
         let workspace = self
@@ -235,16 +263,29 @@ impl App {
             .create_workspace(name)
             .await
             .map_err(Self::public_error)?;
-        let owner = self
-            .store
-            .create_staff(&NewStaff {
-                workspace_id: workspace,
-                email: owner_email.to_string(),
-                name: None,
-                role: StaffRole::Owner,
-            })
-            .await
-            .map_err(Self::public_error)?;
+        let owner = match password {
+            // The same path as `natter admin create-user`: strength check, then argon2id.
+            Some(password) => {
+                self.create_user_with_password(
+                    workspace,
+                    owner_email,
+                    None,
+                    StaffRole::Owner,
+                    password,
+                )
+                .await?
+            }
+            None => self
+                .store
+                .create_staff(&NewStaff {
+                    workspace_id: workspace,
+                    email: owner_email.to_string(),
+                    name: None,
+                    role: StaffRole::Owner,
+                })
+                .await
+                .map_err(Self::public_error)?,
+        };
         let token = self
             .issue_api_token(owner.id, "first admin token", &Scope::ALL)
             .await?;
@@ -902,6 +943,23 @@ fn check_listing(listing: &serde_json::Value, max: usize) -> Result<(), Error> {
 /// The workspace a node bootstraps on first start when the database is empty.
 pub const FIRST_WORKSPACE: &str = "My workspace";
 pub const FIRST_OWNER_EMAIL: &str = "admin@localhost";
+
+/// What the first start creates for its operator; the token and password are shown once.
+pub struct FirstAdmin {
+    pub owner: Account,
+    pub token: String,
+    pub password: String,
+}
+
+/// A random first password: 20 base64url characters (120 bits). Random text passes the
+/// strength check all but always; the few tries cover a draw that happens to contain a
+/// common word or the email's name.
+fn first_password(email: &str) -> Result<String, Error> {
+    std::iter::repeat_with(|| auth::random_token(15))
+        .take(8)
+        .find(|p| auth::check_password_strength(p, email).is_ok())
+        .ok_or_else(Error::internal)
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod contact_identity;
+pub mod desk;
 pub mod gateway;
 pub mod identity;
 pub mod mail;
@@ -68,7 +69,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let listen = config.listen.clone();
     let app = App::new(store, config).await?;
-    bootstrap(&app, Path::new(&data_dir)).await?;
+    let first_login = bootstrap(&app, Path::new(&data_dir)).await?;
 
     // Load TLS files before binding, so a bad certificate stops the start with a clear error.
     let tls = if app.config.tls.enabled() {
@@ -80,6 +81,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     // Stdout carries what a person (or a test harness) needs; logs go to stderr.
+    if let Some(login) = first_login {
+        // Printed once the address is known, so the link works even with `--listen :0`.
+        let base = if app.config.public_url.is_empty() {
+            let host = if addr.ip().is_unspecified() {
+                "localhost".to_string()
+            } else {
+                addr.ip().to_string()
+            };
+            let host = if addr.is_ipv6() && host != "localhost" {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("{scheme}://{host}:{}", addr.port())
+        } else {
+            app.config.public_base_url()
+        };
+        println!(
+            "sign in at {base}/app as {} with password {} (also in {})",
+            login.email,
+            login.password,
+            login.path.display()
+        );
+    }
     println!("natter listening on {scheme}://{addr}");
     tracing::info!(%addr, backend = ?app.store.backend(), tls = tls.is_some(), "listening");
 
@@ -120,10 +145,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first owner's sign-in, printed once the node knows its address.
+struct FirstLogin {
+    email: String,
+    password: String,
+    /// Where it is saved as well.
+    path: std::path::PathBuf,
+}
+
 /// On an empty database, creates the first workspace and prints its owner's API token (and
 /// saves it to `<data_dir>/first-admin-token`, readable by the owner only), so a new
-/// operator can sign in without any other step.
-async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+/// operator can sign in without any other step. The owner also gets a random password,
+/// saved as `email\npassword\n` to `<data_dir>/first-admin-login` (owner only) and returned
+/// for the caller to print with the web app's address.
+async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<Option<FirstLogin>> {
     if app
         .store
         .count_workspaces()
@@ -131,25 +166,35 @@ async fn bootstrap(app: &App, data_dir: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?
         > 0
     {
-        return Ok(());
+        return Ok(None);
     }
-    let (owner, token) = app
-        .bootstrap_workspace(app::FIRST_WORKSPACE, app::FIRST_OWNER_EMAIL)
+    let first = app
+        .bootstrap_first_workspace(app::FIRST_WORKSPACE, app::FIRST_OWNER_EMAIL)
         .await
         .map_err(|e| anyhow::anyhow!("creating the first workspace: {}", e.message))?;
+    let token = &first.token;
     let path = data_dir.join("first-admin-token");
-    write_private(&path, &token)?;
+    write_private(&path, token)?;
+    let login_path = data_dir.join("first-admin-login");
+    write_private(
+        &login_path,
+        &format!("{}\n{}", app::FIRST_OWNER_EMAIL, first.password),
+    )?;
     println!(
         "first start: created workspace {:?} with owner {} (account {})",
         app::FIRST_WORKSPACE,
         app::FIRST_OWNER_EMAIL,
-        owner.id
+        first.owner.id
     );
     println!(
         "first admin API token (also in {}): {token}",
         path.display()
     );
-    Ok(())
+    Ok(Some(FirstLogin {
+        email: app::FIRST_OWNER_EMAIL.to_string(),
+        password: first.password,
+        path: login_path,
+    }))
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

@@ -13,46 +13,13 @@ use natter_core::protocol::ServerFrame;
 use natter_core::routing::{
     self, AgentSnapshot, AgentStatus, Assignment, Policy, Priority, TeamPolicy, Waiting,
 };
+pub use natter_core::staff_api::{AgentView, Condition, QueueItem, Rule};
 use natter_core::time::now_millis;
 use natter_core::website::TeamWaiting;
 use natter_core::{AccountId, ConversationId, Error, WebsiteId, WorkspaceId};
 use natter_store::{AgentRecord, Assigned, QueueRecord, RuleRecord, TeamRecord};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::app::App;
-
-/// A rule's condition (stored as JSON): the first matching rule sets priority, team and
-/// needed skills of a chat entering the queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Condition {
-    /// The chat comes from this website.
-    Website(WebsiteId),
-    /// The contact's `customData` (from `identify`) has `name` = `equals`:
-    /// `{"attribute": {"name": "plan", "equals": "premium"}}`.
-    Attribute { name: String, equals: String },
-    /// The subject contains this word (case-insensitive).
-    Keyword(String),
-    /// Every chat.
-    Always,
-}
-
-/// A routing rule as admins write it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rule {
-    #[schema(value_type = Object)]
-    pub when: Condition,
-    /// `low`, `normal`, `high` or `urgent`.
-    #[serde(default)]
-    pub priority: Option<String>,
-    #[serde(default)]
-    pub team_id: Option<i64>,
-    /// Skills a chat needs (skills-based teams).
-    #[serde(default)]
-    pub needs: Vec<String>,
-}
 
 const MAX_RULES: usize = 100;
 const MAX_SKILLS: usize = 50;
@@ -152,43 +119,15 @@ fn team_policies(teams: &[TeamRecord]) -> Vec<TeamPolicy> {
         .collect()
 }
 
-/// A waiting chat as the queue view shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct QueueItem {
-    pub conversation_id: ConversationId,
-    pub website_id: Option<WebsiteId>,
-    pub team_id: Option<i64>,
-    pub priority: String,
-    pub enqueued_at: i64,
-    pub needs: Vec<String>,
-    pub position: u32,
-    pub estimated_wait_ms: Option<i64>,
-    pub escalated_at: Option<i64>,
-}
-
-/// An agent's availability as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AgentView {
-    pub account_id: AccountId,
-    /// `online`, `away`, `busy` or `offline`.
-    pub status: String,
-    pub capacity: u32,
-    /// Open chats assigned now.
-    pub load: u32,
-    pub skills: Vec<String>,
-    pub teams: Vec<i64>,
-}
-
-impl From<AgentRecord> for AgentView {
-    fn from(a: AgentRecord) -> Self {
-        Self {
-            account_id: a.account_id,
-            status: a.status,
-            capacity: a.capacity,
-            load: a.load,
-            skills: a.skills,
-            teams: a.teams,
-        }
+/// A stored agent as the API shows it (a function, not `From`: neither type is this crate's).
+fn agent_view(a: AgentRecord) -> AgentView {
+    AgentView {
+        account_id: a.account_id,
+        status: a.status,
+        capacity: a.capacity,
+        load: a.load,
+        skills: a.skills,
+        teams: a.teams,
     }
 }
 
@@ -481,7 +420,7 @@ impl App {
             .await
             .map_err(Self::public_error)?;
         self.route(actor.workspace_id).await?;
-        Ok(record.into())
+        Ok(agent_view(record))
     }
 
     pub async fn agents_view(&self, actor: &Account) -> Result<Vec<AgentView>, Error> {
@@ -492,7 +431,7 @@ impl App {
             .await
             .map_err(Self::public_error)?
             .into_iter()
-            .map(AgentView::from)
+            .map(agent_view)
             .collect())
     }
 

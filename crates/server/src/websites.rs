@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use natter_core::model::{Account, StaffRole};
+pub use natter_core::staff_api::WebsiteRateLimits;
 use natter_core::time::now_millis;
 use natter_core::website::{
     Appearance, AutoGreet, Device, FormField, Location, OfflineForm, Prechat, Privacy, Traffic,
@@ -32,19 +33,10 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 const MAX_DOMAINS: usize = 100;
 const MAX_FORM_FIELDS: usize = 20;
 
-/// Per-website request budgets, per minute. 0 uses the node's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebsiteRateLimits {
-    /// New visitors (widget loads without a stored token) per client address.
-    pub visitors_per_ip: u32,
-    /// Messages per visitor.
-    pub messages_per_visitor: u32,
-    /// Page views, activity pings and tracked events per visitor.
-    pub tracking_per_visitor: u32,
-}
-
 /// Everything an admin configures about a website (stored as JSON).
+///
+/// Kept here rather than in `natter_core::staff_api` (so not generated for TypeScript yet):
+/// `business_hours` is `natter_visitor`'s type, and natter-core cannot depend on that crate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebsiteSettings {
@@ -837,82 +829,6 @@ impl App {
             local_time,
             events,
         })
-    }
-
-    /// The workspace's conversations for staff (agents: the websites they serve, and chats
-    /// from no website).
-    pub async fn inbox(
-        &self,
-        actor: &Account,
-        view: Option<&str>,
-        website: Option<WebsiteId>,
-        status: Option<&str>,
-        cursor: Option<String>,
-        limit: Option<u32>,
-    ) -> Result<natter_store::InboxPage, Error> {
-        crate::app::check_staff(actor)?;
-        let unassigned = match view.unwrap_or("all") {
-            "all" => false,
-            "unassigned" => true,
-            _ => return Err(Error::invalid("view must be all or unassigned")),
-        };
-        if let Some(status) = status
-            && natter_core::model::ConversationStatus::parse(status).is_none()
-        {
-            return Err(Error::invalid(
-                "status must be open, pending, resolved or archived",
-            ));
-        }
-        if cursor.as_ref().is_some_and(|c| c.len() > 64) {
-            return Err(Error::invalid("cursor is not one this server returned"));
-        }
-        let limit = match limit {
-            None => 50,
-            Some(n) if (1..=self.config.limits.page_max).contains(&n) => n,
-            Some(_) => {
-                return Err(Error::invalid(format!(
-                    "limit must be 1 to {}",
-                    self.config.limits.page_max
-                )));
-            }
-        };
-        let served: Vec<WebsiteId> = self
-            .list_websites(actor)
-            .await?
-            .iter()
-            .map(|w| w.record.id)
-            .collect();
-        let admin = matches!(actor.role, Some(StaffRole::Owner | StaffRole::Admin));
-        if let Some(w) = website
-            && admin
-        {
-            // Another workspace's website is not one an admin may name either.
-            self.store
-                .website(actor.workspace_id, w)
-                .await
-                .map_err(Self::public_error)?;
-        }
-        let websites = match website {
-            Some(w) if admin || served.contains(&w) => Some(vec![w]),
-            Some(_) => return Err(Error::not_found("website")),
-            None if admin => None,
-            None => Some(served),
-        };
-        let include_no_website = website.is_none();
-        self.store
-            .inbox(
-                actor.workspace_id,
-                &natter_store::InboxQuery {
-                    websites,
-                    include_no_website,
-                    unassigned,
-                    status: status.map(str::to_string),
-                    limit,
-                    cursor,
-                },
-            )
-            .await
-            .map_err(Self::public_error)
     }
 }
 

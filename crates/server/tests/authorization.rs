@@ -298,6 +298,19 @@ enum Case {
     DeclineOwnOffer,
     AcceptOthersOffer,
     DeclineOthersOffer,
+    InboxCounts,
+    Labels,
+    SetLabelsS,
+    BulkLabelS,
+    CannedList,
+    CreatePersonalCanned,
+    CreateSharedCanned,
+    UpdateSharedCanned,
+    UpdateOthersCanned,
+    DeleteSharedCanned,
+    DeleteOthersCanned,
+    Preferences,
+    SetPreferences,
 }
 
 impl Case {
@@ -598,6 +611,28 @@ const TRANSFER_ROWS: &[Row] = &[
     row("POST /v1/conversations/{conversation_id}/transfer/decline",    DeclineOthersOffer, [N, N, N, N, F, F, F, F, F, U, U, N, F, U]),
 ];
 
+/// The agent workspace: inbox counts, labels, bulk actions, canned responses, preferences.
+/// Only staff; a workspace-B owner finds nothing of workspace A (its bulk request answers 200
+/// with every item `not_found`, per item). Someone else's personal canned response is
+/// invisible even to owners; workspace-wide ones are changed by owners and admins.
+#[rustfmt::skip]
+const DESK_ROWS: &[Row] = &[
+    //  endpoint                                          case                  Ow Ad Ag AI Cu OC Bu Se Th An Ga WB RO De
+    row("GET /v1/inbox/counts",                           InboxCounts,          [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    row("GET /v1/labels",                                 Labels,               [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    row("PUT /v1/conversations/{conversation_id}/labels", SetLabelsS,           [A, A, A, A, F, F, F, F, F, U, U, N, F, U]),
+    row("POST /v1/conversations/bulk",                    BulkLabelS,           [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
+    row("GET /v1/canned-responses",                       CannedList,           [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    row("POST /v1/canned-responses",                      CreatePersonalCanned, [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
+    row("POST /v1/canned-responses",                      CreateSharedCanned,   [A, A, F, F, F, F, F, F, F, U, U, A, F, U]),
+    row("PATCH /v1/canned-responses/{canned_id}",         UpdateSharedCanned,   [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("PATCH /v1/canned-responses/{canned_id}",         UpdateOthersCanned,   [N, N, N, N, F, F, F, F, F, U, U, N, F, U]),
+    row("DELETE /v1/canned-responses/{canned_id}",        DeleteSharedCanned,   [A, A, F, F, F, F, F, F, F, U, U, N, F, U]),
+    row("DELETE /v1/canned-responses/{canned_id}",        DeleteOthersCanned,   [N, N, N, N, F, F, F, F, F, U, U, N, F, U]),
+    row("GET /v1/me/preferences",                         Preferences,          [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
+    row("PUT /v1/me/preferences",                         SetPreferences,       [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
+];
+
 /// An endpoint that needs no credentials, by design.
 struct Public {
     endpoint: &'static str,
@@ -683,6 +718,7 @@ fn all_rows() -> impl Iterator<Item = &'static Row> {
         .chain(WEBSITE_ROWS)
         .chain(ROUTING_ROWS)
         .chain(TRANSFER_ROWS)
+        .chain(DESK_ROWS)
 }
 
 /// Every `METHOD /path` the matrix knows: the rows and the public list.
@@ -1774,6 +1810,55 @@ impl World {
                     None,
                 )
             }
+
+            InboxCounts => req("/v1/inbox/counts", None),
+            Labels => req("/v1/labels", None),
+            SetLabelsS => req(
+                format!("/v1/conversations/{}/labels", s.id),
+                Some(json!({"labels": ["VIP", "vip", "billing"]})),
+            ),
+            BulkLabelS => req(
+                "/v1/conversations/bulk",
+                Some(json!({"conversation_ids": [s.id], "action": "label", "label": "bulk"})),
+            ),
+            CannedList => req("/v1/canned-responses", None),
+            CreatePersonalCanned | CreateSharedCanned => req(
+                "/v1/canned-responses",
+                Some(
+                    json!({"shortcut": unique("mine"), "title": "Hello", "body": "Hi there",
+                            "shared": case == CreateSharedCanned}),
+                ),
+            ),
+            UpdateSharedCanned | UpdateOthersCanned | DeleteSharedCanned | DeleteOthersCanned => {
+                // Each cell gets its own response: a delete must not find it gone already.
+                let (by, shared) = match case {
+                    UpdateSharedCanned | DeleteSharedCanned => (o, true),
+                    _ => (self.bystander.token.as_str(), false),
+                };
+                let created = self
+                    .http
+                    .ok(
+                        "POST",
+                        "/v1/canned-responses",
+                        by,
+                        Some(json!({"shortcut": unique("c"), "title": "T", "body": "B",
+                                    "shared": shared})),
+                    )
+                    .await;
+                let body = matches!(case, UpdateSharedCanned | UpdateOthersCanned)
+                    .then(|| json!({"title": "Changed"}));
+                req(format!("/v1/canned-responses/{}", created["id"]), body)
+            }
+            Preferences => req("/v1/me/preferences", None),
+            SetPreferences => req(
+                "/v1/me/preferences",
+                Some(json!({"desktop": false, "volume": 30, "muted_until": null,
+                            "sounds": {"new_conversation": true, "new_message": false,
+                                       "assigned": true},
+                            "quiet_hours": {"start": "22:00", "end": "07:00",
+                                            "time_zone": "Europe/London"},
+                            "muted_conversations": [s.id]})),
+            ),
         }
     }
 
@@ -2711,6 +2796,16 @@ async fn queue_agent_team_and_routing_rule_endpoints_answer_each_role_as_the_mat
 
     failures.extend(world.run(ROUTING_ROWS).await);
     failures.extend(world.run(TRANSFER_ROWS).await);
+    report(&failures);
+}
+
+both_backends!(
+    desk_endpoints_answer_each_role_as_the_matrix_says,
+    desk_endpoints_answer_each_role_as_the_matrix_says
+);
+async fn desk_endpoints_answer_each_role_as_the_matrix_says(backend: Backend) {
+    let world = World::build(backend).await;
+    let failures = world.run(DESK_ROWS).await;
     report(&failures);
 }
 

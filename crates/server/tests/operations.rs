@@ -91,3 +91,120 @@ fn a_configuration_file_is_read_and_migrate_creates_the_database() {
     );
     assert!(data.join("natter.db").exists());
 }
+
+/// Runs `natter serve` on a fresh SQLite directory and returns the process with the lines it
+/// printed up to "natter listening on".
+fn serve_printing(data_dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NATTER_DATA_DIR", data_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    loop {
+        let line = lines.next().expect("natter exited during start").unwrap();
+        let done = line.starts_with("natter listening on ");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, printed)
+}
+
+#[tokio::test]
+async fn the_first_start_prints_an_admin_password_that_signs_in_to_the_web_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, printed) = serve_printing(dir.path());
+    let base = printed
+        .last()
+        .unwrap()
+        .strip_prefix("natter listening on ")
+        .unwrap()
+        .to_string();
+    // The token line stays as it was (web/e2e/harness.mjs reads it).
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with("first admin API token (also in ") && l.contains("): nat_")),
+        "{printed:?}"
+    );
+    let login_file = dir.path().join("first-admin-login");
+    let expected_start = format!("sign in at {base}/app as admin@localhost with password ");
+    let line = printed
+        .iter()
+        .find(|l| l.starts_with("sign in at "))
+        .unwrap_or_else(|| panic!("no sign-in line in {printed:?}"));
+    let password = line
+        .strip_prefix(&expected_start)
+        .and_then(|rest| rest.strip_suffix(&format!(" (also in {})", login_file.display())))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        password.len() >= 16 && !password.contains(' '),
+        "{password}"
+    );
+
+    // The same login is saved for the operator alone.
+    let saved = std::fs::read_to_string(&login_file).unwrap();
+    assert_eq!(saved, format!("admin@localhost\n{password}\n"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&login_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({"email": "admin@localhost", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(session["state"], "active", "{session}");
+    assert_eq!(session["account"]["role"], "owner", "{session}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A later start creates nothing and prints no password.
+    let (mut child, printed) = serve_printing(dir.path());
+    assert!(
+        !printed.iter().any(|l| l.starts_with("sign in at ")),
+        "{printed:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+both_backends!(
+    the_first_owners_saved_password_signs_in,
+    the_first_owners_saved_password_signs_in
+);
+async fn the_first_owners_saved_password_signs_in(backend: Backend) {
+    let server = Server::start(backend).await;
+    let saved = std::fs::read_to_string(server.data_dir().join("first-admin-login")).unwrap();
+    let (email, password) = saved.trim_end().split_once('\n').unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", server.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        session["account"]["id"],
+        server.admin().me().await,
+        "{session}"
+    );
+}

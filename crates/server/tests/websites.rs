@@ -358,7 +358,7 @@ async fn a_visitor_chats_and_an_agent_answers_from_the_inbox(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["id"].as_i64().unwrap())
+        .map(|c| c["conversation"]["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, vec![conversation]);
     let (status, _) = server
@@ -447,7 +447,10 @@ async fn an_agent_serves_only_the_websites_given_to_them(backend: Backend) {
 
     let (amy, bob) = (&agents[0].1, &agents[1].1);
     let (_, inbox) = amy.get("/v1/inbox").await;
-    assert_eq!(inbox["items"][0]["id"], conversation, "{inbox}");
+    assert_eq!(
+        inbox["items"][0]["conversation"]["id"], conversation,
+        "{inbox}"
+    );
     let (_, inbox) = bob.get("/v1/inbox").await;
     assert!(inbox["items"].as_array().unwrap().is_empty(), "{inbox}");
     let (status, _) = bob.get(&format!("/v1/conversations/{conversation}")).await;
@@ -768,7 +771,10 @@ async fn the_offline_form_opens_a_pending_conversation_agents_see(backend: Backe
         .admin()
         .get(&format!("/v1/inbox?status=pending&website_id={site}"))
         .await;
-    assert_eq!(inbox["items"][0]["id"], conversation, "{inbox}");
+    assert_eq!(
+        inbox["items"][0]["conversation"]["id"], conversation,
+        "{inbox}"
+    );
     assert_eq!(
         server.admin().bodies(conversation).await,
         vec!["Call me back".to_string()]

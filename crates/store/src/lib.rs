@@ -15,6 +15,7 @@ mod accounts;
 mod committer;
 mod contact_identity;
 mod conversations;
+mod desk;
 mod error;
 pub mod events;
 mod identity;
@@ -34,15 +35,14 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 pub use accounts::{NewContact, NewStaff};
 pub use contact_identity::{ContactIdentitySettings, JwtSettings};
 pub use conversations::{ConversationPage, NewConversation, NewParticipant};
+pub use desk::{CannedFields, InboxQuery, InboxRows, InboxTallies, InboxView};
 pub use error::StoreError;
 pub use events::{Committed, CommittedEvent, EventRecord, Head};
 pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, TokenPurpose};
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
 pub use routing::{AgentRecord, Assigned, QueueRecord, RuleRecord, TeamRecord, TransferOffer};
 pub use sso::{NewSsoAttempt, SsoAttempt, SsoConfig, SsoConfigUpdate};
-pub use websites::{
-    InboxPage, InboxQuery, NewVisitorSession, ProfileUpdate, WebsiteRecord, WebsiteUpdate,
-};
+pub use websites::{NewVisitorSession, ProfileUpdate, WebsiteRecord, WebsiteUpdate};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -70,28 +70,6 @@ pub struct ProfileUpdate {
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// How much of a workspace's inbox to list.
-#[derive(Debug, Clone, Default)]
-pub struct InboxQuery {
-    /// Only these websites (`None`: every conversation). An agent limited to some websites
-    /// passes them here, together with `include_no_website` for chats from other channels.
-    pub websites: Option<Vec<WebsiteId>>,
-    pub include_no_website: bool,
-    /// Only conversations no staff member takes part in.
-    pub unassigned: bool,
-    pub status: Option<String>,
-    pub limit: u32,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// One page of a workspace's inbox.
-#[derive(Debug, Clone)]
-pub struct InboxPage {
-    pub items: Vec<natter_core::model::Conversation>,
-    pub next_cursor: Option<String>,
-}
-
 macro_rules! website_columns {
     () => {
         "website_id, workspace_id, public_key, name, settings, hmac_secret, agent_access, \
@@ -962,74 +940,6 @@ impl Store {
         .fetch_optional(&self.read)
         .await?;
         Ok(id.map(natter_core::ConversationId))
-    }
-
-    /// A page of a workspace's conversations for its staff, newest activity first.
-    pub async fn inbox(
-        &self,
-        workspace: WorkspaceId,
-        query: &InboxQuery,
-    ) -> Result<InboxPage, StoreError> {
-        let (activity, id) = match &query.cursor {
-            Some(c) => crate::conversations::parse_cursor(c)?,
-            None => (i64::MAX, i64::MAX),
-        };
-        let websites = query.websites.clone();
-        let website_filter = match &websites {
-            None => String::new(),
-            Some(ids) => {
-                let list: Vec<String> = ids.iter().map(|w| w.0.to_string()).collect();
-                let some = if list.is_empty() {
-                    "false".to_string()
-                } else {
-                    format!("c.website_id in ({})", list.join(", "))
-                };
-                if query.include_no_website {
-                    format!(" and ({some} or c.website_id is null)")
-                } else {
-                    format!(" and {some}")
-                }
-            }
-        };
-        let unassigned = if query.unassigned {
-            " and not exists (select 1 from participant s join account a
-                              on a.account_id = s.account_id
-                              where s.conversation_id = c.conversation_id
-                                and s.left_at is null and a.kind = 'staff')"
-        } else {
-            ""
-        };
-        // Ids in the website filter are integers formatted above, never client text.
-        let sql = format!(
-            "select {} from conversation c
-             where c.workspace_id = $1 and ($2 = '' or c.status = $2){website_filter}{unassigned}
-               and (c.last_activity_at < $3
-                    or (c.last_activity_at = $3 and c.conversation_id < $4))
-             order by c.last_activity_at desc, c.conversation_id desc
-             limit $5",
-            crate::rows::conversation_columns!()
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(workspace.0)
-            .bind(query.status.clone().unwrap_or_default())
-            .bind(activity)
-            .bind(id)
-            .bind(i64::from(query.limit) + 1)
-            .fetch_all(&self.read)
-            .await?;
-        let mut items = rows
-            .iter()
-            .map(rows::conversation)
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let next_cursor = if items.len() > query.limit as usize {
-            items.truncate(query.limit as usize);
-            items
-                .last()
-                .map(|c| format!("{}.{}", c.last_activity_at, c.id.0))
-        } else {
-            None
-        };
-        Ok(InboxPage { items, next_cursor })
     }
 }
 

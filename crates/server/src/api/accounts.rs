@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use natter_core::ids::AccountId;
-use natter_core::model::{Account, StaffRole};
-use serde::{Deserialize, Serialize};
+use natter_core::model::Account;
+pub use natter_core::staff_api::{CreateStaff, CreateToken, IssuedToken};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, ApiPath, Body, Caller};
@@ -33,15 +34,6 @@ pub async fn me(Caller(me): Caller) -> Json<Account> {
     Json(me)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateStaff {
-    pub email: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    pub role: StaffRole,
-}
-
 /// Creates a staff account (owners and admins).
 #[utoipa::path(post, path = "/v1/staff", tag = "accounts", security(("bearer" = [])),
     request_body = CreateStaff,
@@ -56,24 +48,6 @@ pub async fn create_staff(
         .create_staff(&actor, &req.email, req.name, req.role)
         .await?;
     Ok((StatusCode::CREATED, Json(account)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// A label to recognise the token by.
-    pub name: String,
-    /// Subset of `read`, `write`, `contacts`, `admin`; default all four.
-    #[serde(default)]
-    pub scopes: Option<Vec<String>>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct IssuedToken {
-    /// The token. Shown once; only a hash is stored.
-    pub token: String,
-    /// Expiry in milliseconds since the epoch, for tokens that expire.
-    pub expires_at: Option<i64>,
 }
 
 /// Issues an API token for a staff account (one's own, or anyone's for owners/admins).

@@ -8,10 +8,11 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use natter_core::ids::AccountId;
-use natter_core::model::{Account, ApiTokenInfo, AuditEntry, MfaRequired, StaffRole};
+use natter_core::model::{Account, ApiTokenInfo, AuditEntry};
+pub use natter_core::staff_api::{Invitation, Security, UpdateStaff};
 use natter_store::AuditQuery;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::{ApiError, ApiPath, ApiQuery, Body, Caller};
 use crate::app::App;
@@ -32,15 +33,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/audit", get(audit))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Invitation {
-    pub email: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    pub role: StaffRole,
-}
-
 /// Invites a staff member: creates the account and emails a single-use link to set a
 /// password (owners and admins; only owners invite owners).
 #[utoipa::path(post, path = "/v1/staff/invitations", tag = "admin", security(("bearer" = [])),
@@ -54,12 +46,6 @@ pub async fn invite(
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     let account = app.invite(&actor, &req.email, req.name, req.role).await?;
     Ok((StatusCode::CREATED, Json(account)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateStaff {
-    pub role: StaffRole,
 }
 
 /// Changes a staff member's role.
@@ -115,13 +101,6 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     app.revoke_api_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Security {
-    /// Who must sign in with a second factor.
-    pub mfa_required: MfaRequired,
 }
 
 /// The workspace's security settings.

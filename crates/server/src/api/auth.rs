@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use natter_core::model::{Account, SessionInfo, SessionState};
+pub use natter_core::staff_api::{
+    ChangePassword, CodeRequest, LoginRequest, RecoveryCodes, RedeemToken, ResetRequest,
+    SessionView, TotpSetupView,
+};
 use natter_core::{Error, ErrorCode};
 use natter_store::TokenPurpose;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{AnySession, ApiError, ApiPath, Body, CallerPrincipal, ClientOrigin, SESSION_COOKIE};
 use crate::app::App;
@@ -34,25 +36,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/auth/totp/setup", post(totp_setup))
         .route("/v1/auth/totp/enable", post(totp_enable))
         .route("/v1/auth/totp/disable", post(totp_disable))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub email: String,
-    pub password: String,
-    /// Needed only when the email has staff accounts in several workspaces.
-    #[serde(default)]
-    pub workspace_id: Option<i64>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SessionView {
-    pub account: Account,
-    /// `active`; `mfa` (send the code to /v1/auth/second-factor); `enrol` (set up TOTP).
-    pub state: SessionState,
-    /// Send as `X-CSRF-Token` with every write made with the session cookie.
-    pub csrf_token: String,
 }
 
 pub(crate) fn cookie(app: &App, value: &str, max_age: i64) -> HeaderValue {
@@ -93,13 +76,6 @@ pub async fn login(
         cookie(&app, &signed_in.session_token, max_age),
     );
     Ok(response)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRequest {
-    /// A 6-digit TOTP code, or a recovery code (`xxxx-xxxx-xxxx`).
-    pub code: String,
 }
 
 fn need_session(session: Option<natter_store::Session>) -> Result<natter_store::Session, ApiError> {
@@ -148,9 +124,13 @@ pub async fn current_session(
     responses((status = 204, description = "Signed out")))]
 pub async fn logout(
     State(app): State<Arc<App>>,
-    AnySession(principal, _): AnySession,
+    AnySession(principal, session): AnySession,
 ) -> Result<Response, ApiError> {
     app.sign_out(&principal).await?;
+    // Only a signed-in session can have opened sockets.
+    if session.is_some_and(|s| s.state == SessionState::Active) {
+        close_sockets(&app, &principal.account);
+    }
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, cookie(&app, "", 0));
     Ok((StatusCode::NO_CONTENT, headers).into_response())
@@ -177,14 +157,16 @@ pub async fn revoke_session(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     app.revoke_session(&principal.account, id).await?;
+    close_sockets(&app, &principal.account);
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePassword {
-    pub current_password: String,
-    pub new_password: String,
+/// Closes the account's open sockets on every node (4001 `revoked`) after one of its
+/// sessions ended, as revoking a token does: a socket opened with the session cookie must
+/// not outlive the session. The hub knows accounts, not sessions, so the account's other
+/// sockets close too and reconnect with their own credentials, which still work.
+fn close_sockets(app: &App, account: &Account) {
+    app.fanout.disconnect(account.id);
 }
 
 /// Changes the caller's password; every other session of the account ends.
@@ -199,13 +181,9 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     app.change_password(&principal, &req.current_password, &req.new_password)
         .await?;
+    // Every other session of the account has ended.
+    close_sockets(&app, &principal.account);
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResetRequest {
-    pub email: String,
 }
 
 /// Emails a password-reset link. Always 202, whether or not the email is known.
@@ -221,17 +199,6 @@ pub async fn request_reset(
     app.limits.check(Limit::PasswordResetPerIp, &ip).await?;
     app.request_password_reset(&req.email).await?;
     Ok(StatusCode::ACCEPTED)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RedeemToken {
-    /// The token from the emailed link.
-    pub token: String,
-    pub password: String,
-    /// For invitations: the name to show.
-    #[serde(default)]
-    pub name: Option<String>,
 }
 
 /// Sets a new password with a reset link's token (single use; expires).
@@ -265,20 +232,6 @@ pub async fn accept_invitation(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TotpSetupView {
-    /// For typing into an authenticator app.
-    pub secret: String,
-    /// `otpauth://` URI, for a QR code.
-    pub otpauth_uri: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RecoveryCodes {
-    /// Shown once; each works once in place of a TOTP code.
-    pub recovery_codes: Vec<String>,
 }
 
 /// Signed-in sessions (and `enrol` sessions) only: a second factor is not managed with API

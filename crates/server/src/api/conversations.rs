@@ -11,9 +11,8 @@ pub use natter_core::api::{
     Person,
 };
 use natter_core::ids::{AccountId, ConversationId};
-use natter_core::model::{Conversation, ConversationStatus, Participant, Visibility};
-use serde::{Deserialize, Deserializer};
-use utoipa::ToSchema;
+use natter_core::model::{Conversation, Participant, Visibility};
+pub use natter_core::staff_api::UpdateConversation;
 
 use super::{ApiError, ApiPath, ApiQuery, Body, Caller, CallerPrincipal};
 use crate::app::{App, CreateConversation};
@@ -149,22 +148,6 @@ pub async fn show(
         participants,
         people,
     }))
-}
-
-/// Distinguishes an absent field from an explicit `null` (which clears the subject).
-fn some_nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateConversation {
-    #[serde(default)]
-    pub status: Option<ConversationStatus>,
-    /// A new subject, or `null` to clear it.
-    #[serde(default, deserialize_with = "some_nullable")]
-    #[schema(value_type = Option<String>)]
-    pub subject: Option<Option<String>>,
 }
 
 /// Changes status or subject (staff only).

@@ -11,9 +11,8 @@ pub use natter_core::api::{
 };
 use natter_core::ids::{ConversationId, MessageId};
 use natter_core::model::Message;
+pub use natter_core::staff_api::EditMessage;
 use natter_store::Cursor;
-use serde::Deserialize;
-use utoipa::ToSchema;
 
 use super::{ApiError, ApiPath, ApiQuery, Body, Caller, CallerPrincipal};
 use crate::app::{App, PostMessage};
@@ -100,12 +99,6 @@ pub async fn post_message(
             duplicate: outcome.duplicate,
         }),
     ))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EditMessage {
-    pub body: String,
 }
 
 /// Replaces the body of one's own message.

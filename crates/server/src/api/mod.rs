@@ -6,6 +6,7 @@ mod admin;
 mod assets;
 mod auth;
 mod conversations;
+mod desk;
 mod health;
 mod identify;
 mod messages;
@@ -407,6 +408,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(websites::router())
         .merge(widget::router())
         .merge(routing::router())
+        .merge(desk::router())
         .merge(assets::router(&app))
         .fallback(|| async { ApiError(Error::not_found("route")) })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
 use super::{
-    accounts, admin, auth, conversations, health, identify, messages, routing, sso, websites,
+    accounts, admin, auth, conversations, desk, health, identify, messages, routing, sso, websites,
     widget,
 };
 use crate::app::App;
@@ -87,7 +87,6 @@ use crate::gateway;
         websites::rotate_secret,
         websites::live_visitors,
         websites::context,
-        websites::inbox,
         widget::config,
         widget::start,
         widget::identify,
@@ -108,6 +107,17 @@ use crate::gateway;
         routing::transfer,
         routing::accept_transfer,
         routing::decline_transfer,
+        desk::inbox,
+        desk::inbox_counts,
+        desk::labels,
+        desk::set_labels,
+        desk::bulk,
+        desk::canned_responses,
+        desk::create_canned,
+        desk::update_canned,
+        desk::delete_canned,
+        desk::preferences,
+        desk::set_preferences,
     ),
     components(schemas(
         natter_core::protocol::ClientFrame,
@@ -124,6 +134,8 @@ use crate::gateway;
         (name = "auth", description = "Signing in: passwords, second factors, sessions, resets"),
         (name = "admin", description = "Staff, tokens, security settings, audit log"),
         (name = "sso", description = "Single sign-on for staff with OpenID Connect"),
+        (name = "desk", description = "The agent workspace: inbox views and counts, labels, \
+                                       canned responses, preferences, bulk actions"),
         (name = "routing", description = "Queues, agents' status and capacity, teams, rules"),
         (name = "websites", description = "Websites (widget installations), live visitors, \
                                            visitor context"),

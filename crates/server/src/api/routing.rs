@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+pub use natter_core::staff_api::{
+    AgentStateInput, AgentView, QueueItem, Rule, TeamInput, TeamView, TransferInput,
+};
 use natter_core::{AccountId, ConversationId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{ApiError, ApiPath, Body, Caller};
 use crate::app::App;
-use crate::routing::{AgentView, QueueItem, Rule};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -72,19 +72,6 @@ pub async fn agents(
     Ok(Json(app.agents_view(&actor).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AgentStateInput {
-    /// `online`, `away`, `busy` or `offline`.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Concurrent chats (0 to 100).
-    #[serde(default)]
-    pub capacity: Option<u32>,
-    #[serde(default)]
-    pub skills: Option<Vec<String>>,
-}
-
 /// Sets an agent's status, capacity or skills (one's own; admins anyone's). Coming online
 /// or raising capacity assigns waiting chats at once.
 #[utoipa::path(put, path = "/v1/agents/{account_id}/state", tag = "routing",
@@ -109,23 +96,13 @@ pub async fn set_state(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TeamView {
-    pub id: i64,
-    pub name: String,
-    /// `round_robin`, `least_loaded`, `skills_based` or `manual`.
-    pub policy: String,
-    pub members: Vec<AccountId>,
-}
-
-impl From<natter_store::TeamRecord> for TeamView {
-    fn from(t: natter_store::TeamRecord) -> Self {
-        Self {
-            id: t.id,
-            name: t.name,
-            policy: t.policy,
-            members: t.members,
-        }
+/// A stored team as the API shows it (a function, not `From`: neither type is this crate's).
+fn team_view(t: natter_store::TeamRecord) -> TeamView {
+    TeamView {
+        id: t.id,
+        name: t.name,
+        policy: t.policy,
+        members: t.members,
     }
 }
 
@@ -136,18 +113,7 @@ pub async fn teams(
     Caller(actor): Caller,
 ) -> Result<Json<Vec<TeamView>>, ApiError> {
     let teams = app.teams_view(&actor).await?;
-    Ok(Json(teams.into_iter().map(TeamView::from).collect()))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TeamInput {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub policy: Option<String>,
-    #[serde(default)]
-    pub members: Option<Vec<AccountId>>,
+    Ok(Json(teams.into_iter().map(team_view).collect()))
 }
 
 /// Creates a team (owners and admins).
@@ -168,7 +134,7 @@ pub async fn create_team(
             req.members.as_deref().unwrap_or_default(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(team.into())))
+    Ok((StatusCode::CREATED, Json(team_view(team))))
 }
 
 /// Changes a team's name, policy or members (owners and admins).
@@ -191,7 +157,7 @@ pub async fn update_team(
             req.members.as_deref(),
         )
         .await?;
-    Ok(Json(team.into()))
+    Ok(Json(team_view(team)))
 }
 
 #[utoipa::path(get, path = "/v1/routing/rules", tag = "routing", security(("bearer" = [])),
@@ -215,20 +181,6 @@ pub async fn set_rules(
     Body(req): Body<Vec<Rule>>,
 ) -> Result<Json<Vec<Rule>>, ApiError> {
     Ok(Json(app.set_routing_rules(&actor, req).await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransferInput {
-    /// Offer the chat to this agent (who must accept in time).
-    #[serde(default)]
-    pub to_agent: Option<AccountId>,
-    /// Or put it back in the queue of this team.
-    #[serde(default)]
-    pub to_team: Option<i64>,
-    /// Kept as an internal note on the conversation.
-    #[serde(default)]
-    pub note: Option<String>,
 }
 
 /// Transfers a support chat to an agent (an offer they accept or decline; unanswered, it

@@ -11,7 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use natter_core::Error;
 use natter_core::ids::WorkspaceId;
-use serde::{Deserialize, Serialize};
+pub use natter_core::staff_api::SsoStatus;
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiPath, ApiQuery, Body, Caller, ClientOrigin};
@@ -128,12 +129,6 @@ pub async fn update_settings(
     Ok(Json(
         app.set_sso_settings(&actor, update, redirect_uri).await?,
     ))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SsoStatus {
-    /// Whether the sign-in page should offer "Sign in with SSO" for this workspace.
-    pub enabled: bool,
 }
 
 /// Whether a workspace offers single sign-on (no authentication: the sign-in page asks).

@@ -1,5 +1,5 @@
-//! Websites for staff: configuration (owners and admins), live visitors, a contact's visit
-//! context, and the workspace inbox.
+//! Websites for staff: configuration (owners and admins), live visitors and a contact's visit
+//! context.
 
 use std::sync::Arc;
 
@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use natter_core::model::{Account, Conversation};
-use natter_core::website::{ContactProfile, LiveVisitor, PageView, VisitorSession};
+pub use natter_core::staff_api::{AgentAccess, ContactContext, TrackedView, WebsiteSecret};
+use natter_core::website::LiveVisitor;
 use natter_core::{AccountId, WebsiteId};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::{ApiError, ApiPath, ApiQuery, Body, Caller};
+use super::{ApiError, ApiPath, Body, Caller};
 use crate::app::App;
 use crate::websites::{Website, WebsiteSettings};
 
@@ -27,20 +27,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/websites/{website_id}/hmac-secret", post(rotate_secret))
         .route("/v1/websites/{website_id}/visitors", get(live_visitors))
         .route("/v1/contacts/{account_id}/context", get(context))
-        .route("/v1/inbox", get(inbox))
 }
 
-/// Who may serve a website.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AgentAccess {
-    /// True: every agent of the workspace. False: only `account_ids` (owners and admins
-    /// always may).
-    pub all: bool,
-    #[serde(default)]
-    pub account_ids: Vec<AccountId>,
-}
-
+/// A website as staff see it. It (and the requests below) embed [`WebsiteSettings`], which
+/// stays in the server, so they are not in `natter_core::staff_api` either.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WebsiteView {
     pub id: WebsiteId,
@@ -203,12 +193,6 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WebsiteSecret {
-    /// `user_hash = hex(HMAC-SHA256(secret, user_id))`; shown once.
-    pub secret: String,
-}
-
 /// A new identity-verification secret for this website (the old one stops working).
 #[utoipa::path(post, path = "/v1/websites/{website_id}/hmac-secret", tag = "websites",
     security(("bearer" = [])), params(("website_id" = i64, Path)),
@@ -236,31 +220,6 @@ pub async fn live_visitors(
     Ok(Json(app.live_visitors(&actor, WebsiteId(id)).await?))
 }
 
-/// What the agent's context panel shows about a contact.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ContactContext {
-    pub contact: Account,
-    pub profile: ContactProfile,
-    /// Newest first (at most 10).
-    pub sessions: Vec<VisitorSession>,
-    /// The newest session's navigation path.
-    pub page_trail: Vec<PageView>,
-    /// The visitor's local time now (`HH:MM`), from the browser's or the geo time zone.
-    pub local_time: Option<String>,
-    /// Newest first (at most 20): name, properties, value, currency, at.
-    pub events: Vec<TrackedView>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TrackedView {
-    pub name: String,
-    #[schema(value_type = Option<Object>)]
-    pub properties: Option<serde_json::Value>,
-    pub value: Option<f64>,
-    pub currency: Option<String>,
-    pub at: i64,
-}
-
 #[utoipa::path(get, path = "/v1/contacts/{account_id}/context", tag = "websites",
     security(("bearer" = [])), params(("account_id" = i64, Path)),
     responses((status = 200, body = ContactContext), (status = 403, body = natter_core::Error),
@@ -271,54 +230,4 @@ pub async fn context(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ContactContext>, ApiError> {
     Ok(Json(app.contact_context(&actor, AccountId(id)).await?))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct InboxParams {
-    /// `all` (default) or `unassigned` (no staff member takes part yet).
-    #[serde(default)]
-    pub view: Option<String>,
-    #[serde(default)]
-    pub website_id: Option<i64>,
-    /// `open`, `pending`, `resolved` or `archived`.
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub cursor: Option<String>,
-    #[serde(default)]
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct InboxView {
-    pub items: Vec<Conversation>,
-    pub next_cursor: Option<String>,
-}
-
-/// The workspace's conversations for staff, newest activity first; agents see the websites
-/// they serve (and chats from no website).
-#[utoipa::path(get, path = "/v1/inbox", tag = "conversations", security(("bearer" = [])),
-    params(InboxParams),
-    responses((status = 200, body = InboxView), (status = 400, body = natter_core::Error),
-              (status = 403, body = natter_core::Error)))]
-pub async fn inbox(
-    State(app): State<Arc<App>>,
-    Caller(actor): Caller,
-    ApiQuery(params): ApiQuery<InboxParams>,
-) -> Result<Json<InboxView>, ApiError> {
-    let page = app
-        .inbox(
-            &actor,
-            params.view.as_deref(),
-            params.website_id.map(WebsiteId),
-            params.status.as_deref(),
-            params.cursor,
-            params.limit,
-        )
-        .await?;
-    Ok(Json(InboxView {
-        items: page.items,
-        next_cursor: page.next_cursor,
-    }))
 }

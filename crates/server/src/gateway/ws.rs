@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::SinkExt;
+use natter_core::model::SessionState;
 use natter_core::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame, close};
 use natter_core::{Error, ErrorCode};
 use natter_realtime::Outbound;
@@ -20,29 +21,48 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::feed::Feed;
 use super::{error_frame, handle_frame, parse_frame, to_json};
 use crate::app::App;
-use crate::auth::{Principal, Scope};
+use crate::auth::{Principal, Scope, Via};
 
 /// Outbound frames written per flush at most, so one busy connection cannot hog its task.
 const WRITE_BATCH: usize = 64;
 
+/// What `hello` needs from the upgrade request. Only these short strings are kept until then
+/// (the request itself is gone once the connection is upgraded).
+struct Handshake {
+    /// The page's `Origin`: a widget visitor's token is checked against it, and a
+    /// session-cookie `hello` needs it to be this server's own origin.
+    origin: Option<String>,
+    /// The `Host` the request was sent to.
+    host: Option<String>,
+    /// The session cookie, for a `hello` with an empty token (the agent app signs in with a
+    /// password and holds only this HttpOnly cookie, never a token it could send).
+    session: Option<String>,
+}
+
+/// Longest session cookie kept; `App::session` refuses longer ones anyway.
+const MAX_SESSION_COOKIE: usize = 128;
+
 /// Upgrades to a WebSocket with small buffers: an idle connection should cost a few KB.
 pub async fn upgrade(
     State(app): State<Arc<App>>,
-    headers: axum::http::HeaderMap,
+    parts: axum::http::request::Parts,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // A widget visitor's token is checked against the page's origin at `hello`; only these
-    // two short strings are kept until then.
     let text = |name| {
-        headers
+        parts
+            .headers
             .get(name)
             .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
             .map(str::to_string)
     };
-    let site = (
-        text(axum::http::header::ORIGIN),
-        text(axum::http::header::HOST),
-    );
+    let handshake = Handshake {
+        origin: text(axum::http::header::ORIGIN),
+        host: crate::api::host(&parts).map(str::to_string),
+        session: crate::api::session_cookie(&parts)
+            .filter(|c| c.len() <= MAX_SESSION_COOKIE)
+            .map(str::to_string),
+    };
+    drop(parts);
     let frame_limit = app.config.limits.ws_frame_bytes;
     ws.read_buffer_size(512)
         .write_buffer_size(0)
@@ -53,7 +73,7 @@ pub async fn upgrade(
         .max_frame_size(frame_limit.saturating_mul(2))
         .on_upgrade(move |socket| async move {
             let _tracked = app.connections.token();
-            run(app, socket, site).await;
+            run(app, socket, handshake).await;
         })
 }
 
@@ -77,7 +97,7 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
 async fn hello(
     app: &App,
     socket: &mut WebSocket,
-    (origin, host): (Option<String>, Option<String>),
+    handshake: &Handshake,
 ) -> Result<(Principal, Option<natter_core::EventId>), (u16, &'static str)> {
     let limit = app.config.limits.ws_frame_bytes;
     // A deadline, not a per-frame timeout: pings must not keep an unauthenticated socket open.
@@ -108,43 +128,111 @@ async fn hello(
             if v.is_some_and(|v| v != PROTOCOL_VERSION) {
                 return Err((close::UNSUPPORTED_VERSION, "unsupported_version"));
             }
-            match app.authenticate(&token).await {
-                Ok(principal) if !principal.allows(Scope::Read) => {
-                    Err((close::UNAUTHENTICATED, "insufficient_scope"))
-                }
-                Ok(principal) => match principal.via {
-                    crate::auth::Via::Contact {
-                        website: Some(website),
-                    } => match app
-                        .visitor_website(website, origin.as_deref(), host.as_deref())
-                        .await
-                    {
-                        Ok(_) => Ok((principal, last_event_id)),
-                        Err(e) if e.code == ErrorCode::OriginNotAllowed => {
-                            Err((close::ORIGIN_NOT_ALLOWED, "origin_not_allowed"))
-                        }
-                        Err(e) if e.code == ErrorCode::Unauthenticated => {
-                            Err((close::UNAUTHENTICATED, "unauthenticated"))
-                        }
-                        Err(_) => Err((close::GOING_AWAY, "unavailable")),
-                    },
-                    _ => Ok((principal, last_event_id)),
-                },
-                Err(e) if e.code == ErrorCode::Unauthenticated => {
-                    Err((close::UNAUTHENTICATED, "unauthenticated"))
-                }
-                Err(_) => Err((close::GOING_AWAY, "unavailable")),
-            }
+            let principal = if token.is_empty() {
+                session_principal(app, handshake).await?
+            } else {
+                token_principal(app, &token, handshake).await?
+            };
+            Ok((principal, last_event_id))
         }
         _ => Err((close::HELLO_REQUIRED, "hello_required")),
     }
 }
 
-async fn run(app: Arc<App>, mut socket: WebSocket, site: (Option<String>, Option<String>)) {
+/// Authenticates a `hello` token (staff API token or contact token).
+async fn token_principal(
+    app: &App,
+    token: &str,
+    handshake: &Handshake,
+) -> Result<Principal, (u16, &'static str)> {
+    match app.authenticate(token).await {
+        Ok(principal) if !principal.allows(Scope::Read) => {
+            Err((close::UNAUTHENTICATED, "insufficient_scope"))
+        }
+        Ok(principal) => match principal.via {
+            Via::Contact {
+                website: Some(website),
+            } => match app
+                .visitor_website(
+                    website,
+                    handshake.origin.as_deref(),
+                    handshake.host.as_deref(),
+                )
+                .await
+            {
+                Ok(_) => Ok(principal),
+                Err(e) if e.code == ErrorCode::OriginNotAllowed => {
+                    Err((close::ORIGIN_NOT_ALLOWED, "origin_not_allowed"))
+                }
+                Err(e) if e.code == ErrorCode::Unauthenticated => {
+                    Err((close::UNAUTHENTICATED, "unauthenticated"))
+                }
+                Err(_) => Err((close::GOING_AWAY, "unavailable")),
+            },
+            _ => Ok(principal),
+        },
+        Err(e) if e.code == ErrorCode::Unauthenticated => {
+            Err((close::UNAUTHENTICATED, "unauthenticated"))
+        }
+        Err(_) => Err((close::GOING_AWAY, "unavailable")),
+    }
+}
+
+/// Authenticates a `hello` with an empty token by the upgrade's session cookie: the same
+/// principal a cookie-authenticated REST call gets, for a fully signed-in session only.
+///
+/// Browsers send the cookie with a WebSocket that any page opens to this server, and a
+/// socket has no CSRF token, so the upgrade must come from this server's own pages: its
+/// `Origin` (which pages cannot forge) must name the `Host` it was sent to.
+async fn session_principal(
+    app: &App,
+    handshake: &Handshake,
+) -> Result<Principal, (u16, &'static str)> {
+    const REFUSED: (u16, &str) = (close::UNAUTHENTICATED, "unauthenticated");
+    let Some(cookie) = handshake.session.as_deref() else {
+        return Err(REFUSED);
+    };
+    if !same_origin(handshake.origin.as_deref(), handshake.host.as_deref()) {
+        return Err(REFUSED);
+    }
+    match app.session(cookie).await {
+        // An `mfa` or `enrol` session has not finished signing in (as for REST calls).
+        Ok(session) if session.state != SessionState::Active => Err(REFUSED),
+        Ok(session) => Ok(Principal {
+            account: session.account,
+            via: Via::Session {
+                id: session.id,
+                csrf: session.csrf_token,
+            },
+        }),
+        Err(e) if e.code == ErrorCode::Unauthenticated => Err(REFUSED),
+        Err(_) => Err((close::GOING_AWAY, "unavailable")),
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names `host` (the request's `Host`, with its
+/// port when not the default). Host names are case-insensitive; anything else must match
+/// exactly, so an absent or `null` origin is never the same.
+fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
+    let (Some(origin), Some(host)) = (origin, host) else {
+        return false;
+    };
+    match origin.split_once("://") {
+        Some(("http" | "https", authority)) => {
+            !authority.is_empty() && authority.eq_ignore_ascii_case(host)
+        }
+        _ => false,
+    }
+}
+
+async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
     // Heavy futures (authentication, storage, frame handling) are boxed where they are
     // awaited: the connection task is sized for its largest state, and an idle connection
     // should pay for waiting, not for a database query it is not running.
-    let (principal, last_event_id) = match Box::pin(hello(&app, &mut socket, site)).await {
+    let authenticated = Box::pin(hello(&app, &mut socket, &handshake)).await;
+    // The cookie is a credential: keep it no longer than needed.
+    drop(handshake);
+    let (principal, last_event_id) = match authenticated {
         Ok(hello) => hello,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
@@ -279,4 +367,28 @@ async fn write_batch(socket: &mut WebSocket, feed: &mut Feed, first: Outbound) -
         }
     }
     socket.flush().await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_origin_naming_the_requested_host_is_the_same_origin() {
+        let host = Some("chat.example.com:8080");
+        for (origin, same) in [
+            (Some("http://chat.example.com:8080"), true),
+            (Some("https://Chat.Example.COM:8080"), true),
+            (Some("http://chat.example.com:8081"), false),
+            (Some("http://chat.example.com"), false),
+            (Some("https://evil.example"), false),
+            (Some("http://chat.example.com:8080/"), false),
+            (Some("ws://chat.example.com:8080"), false),
+            (Some("null"), false),
+            (None, false),
+        ] {
+            assert_eq!(same_origin(origin, host), same, "{origin:?}");
+        }
+        assert!(!same_origin(Some("http://chat.example.com:8080"), None));
+    }
 }

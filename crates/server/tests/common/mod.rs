@@ -318,7 +318,12 @@ impl Server {
         Api {
             base: self.base.clone(),
             token: token.to_string(),
-            http: reqwest::Client::new(),
+            // A request the server never answers fails its test instead of stalling the
+            // whole suite (CI has one time limit for everything).
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .unwrap(),
         }
     }
 
