@@ -346,6 +346,28 @@ impl AgentPreferences {
     }
 }
 
+// --- contacts ----------------------------------------------------------------------------------
+
+/// What staff may correct about a contact from the context panel. A verified contact's name
+/// and email come from the host platform and cannot be changed here.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, optional_fields = nullable)
+)]
+#[serde(deny_unknown_fields)]
+pub struct ContactEdit {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+}
+
 // --- bulk actions ------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

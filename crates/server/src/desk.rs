@@ -1,14 +1,17 @@
 //! The agent workspace's server side: the inbox and its counts, labels, canned responses,
 //! notification preferences and bulk actions (docs/desk-api.md).
 
+use natter_core::api::ProfileSaved;
 use natter_core::desk::{
     self, AgentPreferences, BulkOutcome, BulkRequest, CannedInput, CannedPatch, CannedResponse,
-    InboxCounts, InboxPage, InboxParams, LabelCount,
+    ContactEdit, InboxCounts, InboxPage, InboxParams, LabelCount,
 };
-use natter_core::model::{Account, ConversationStatus, ParticipantRole, StaffRole, Visibility};
+use natter_core::model::{
+    Account, ConversationStatus, IdentityState, ParticipantRole, StaffRole, Visibility,
+};
 use natter_core::protocol::ServerFrame;
 use natter_core::{AccountId, ConversationId, Error, ErrorCode, WebsiteId};
-use natter_store::{CannedFields, InboxQuery, InboxView};
+use natter_store::{CannedFields, InboxQuery, InboxView, ProfileUpdate};
 
 use crate::app::{App, check_staff};
 
@@ -398,6 +401,89 @@ impl App {
             .await
             .map_err(Self::public_error)?;
         Ok(prefs.clone())
+    }
+
+    /// Staff correct a contact's details (those who serve the contact's website).
+    pub async fn edit_contact(
+        &self,
+        actor: &Account,
+        contact: AccountId,
+        edit: &ContactEdit,
+    ) -> Result<ProfileSaved, Error> {
+        check_staff(actor)?;
+        let account = self
+            .store
+            .account_in(actor.workspace_id, contact)
+            .await
+            .map_err(Self::public_error)?;
+        if account.is_staff() {
+            return Err(Error::not_found("contact"));
+        }
+        let profile = self
+            .store
+            .contact_profile(contact)
+            .await
+            .map_err(Self::public_error)?;
+        self.check_serves(actor, profile.website_id)
+            .await
+            .map_err(|_| Error::not_found("contact"))?;
+        for (field, value, max) in [
+            ("name", &edit.name, 200),
+            ("phone", &edit.phone, 40),
+            ("company", &edit.company, 200),
+        ] {
+            if let Some(v) = value {
+                check_chars(field, v, max)?;
+                if v.chars().any(char::is_control) {
+                    return Err(Error::invalid(format!(
+                        "{field} must not contain control characters"
+                    )));
+                }
+            }
+        }
+        if let Some(email) = &edit.email {
+            crate::app::check_email(email)?;
+        }
+        if account.identity == Some(IdentityState::Verified)
+            && (edit.name.is_some() || edit.email.is_some())
+        {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "a verified contact's name and email come from your platform",
+            ));
+        }
+        let (contact, profile) = self
+            .store
+            .update_contact_profile(
+                contact,
+                None,
+                &ProfileUpdate {
+                    name: edit.name.as_deref().map(|v| v.trim().to_string()),
+                    email: edit.email.clone(),
+                    phone: edit.phone.clone(),
+                    company: edit.company.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(Self::public_error)?;
+        let changed: Vec<&str> = [
+            edit.name.as_ref().map(|_| "name"),
+            edit.email.as_ref().map(|_| "email"),
+            edit.phone.as_ref().map(|_| "phone"),
+            edit.company.as_ref().map(|_| "company"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.audit(
+            actor,
+            "contact.edited",
+            Some(("contact", contact.id.to_string())),
+            serde_json::json!({ "fields": changed }),
+        )
+        .await;
+        Ok(ProfileSaved { contact, profile })
     }
 
     /// Applies one action to many conversations; each succeeds or fails on its own.

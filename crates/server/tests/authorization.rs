@@ -311,6 +311,7 @@ enum Case {
     DeleteOthersCanned,
     Preferences,
     SetPreferences,
+    EditContact,
 }
 
 impl Case {
@@ -631,6 +632,8 @@ const DESK_ROWS: &[Row] = &[
     row("DELETE /v1/canned-responses/{canned_id}",        DeleteOthersCanned,   [N, N, N, N, F, F, F, F, F, U, U, N, F, U]),
     row("GET /v1/me/preferences",                         Preferences,          [A, A, A, A, F, F, F, F, F, U, U, A, A, U]),
     row("PUT /v1/me/preferences",                         SetPreferences,       [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
+    // The customer of `S`; a workspace-B owner finds no such contact.
+    row("PATCH /v1/contacts/{account_id}",                EditContact,          [A, A, A, A, F, F, F, F, F, U, U, N, F, U]),
 ];
 
 /// An endpoint that needs no credentials, by design.
@@ -1849,6 +1852,10 @@ impl World {
                     .then(|| json!({"title": "Changed"}));
                 req(format!("/v1/canned-responses/{}", created["id"]), body)
             }
+            EditContact => req(
+                format!("/v1/contacts/{}", self.customer.id),
+                Some(json!({"phone": "+44 20 7946 0000", "company": "Acme"})),
+            ),
             Preferences => req("/v1/me/preferences", None),
             SetPreferences => req(
                 "/v1/me/preferences",

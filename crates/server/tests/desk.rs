@@ -22,7 +22,8 @@ async fn agent(server: &Server, name: &str) -> (i64, Api, String) {
         .admin()
         .post(
             &format!("/v1/staff/{id}/tokens"),
-            json!({"name": "t", "scopes": ["read", "write"]}),
+            // `contacts`: correcting a contact's details is contact management.
+            json!({"name": "t", "scopes": ["read", "write", "contacts"]}),
         )
         .await;
     assert_eq!(status, 201, "{token}");
@@ -596,4 +597,85 @@ async fn preferences_start_as_defaults_and_persist_per_staff_member(backend: Bac
     }
     let (_, unchanged) = amy.get("/v1/me/preferences").await;
     assert_eq!(unchanged, wanted, "a refused write changes nothing");
+}
+
+both_backends!(
+    staff_correct_a_contacts_details_but_not_a_verified_name,
+    staff_correct_a_contacts_details_but_not_a_verified_name
+);
+async fn staff_correct_a_contacts_details_but_not_a_verified_name(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (_, amy, _) = agent(&server, "amy").await;
+    let (ada_id, ada_api, _) = chat(&server, "Ada", "ada@example.com", "Hi", &["hi"]).await;
+    let path = format!("/v1/contacts/{ada_id}");
+
+    // Ada was created by the platform (external id): verified, so her name is the platform's.
+    let (status, refused) = amy
+        .call("PATCH", &path, Some(json!({"name": "Ada King"})))
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("conflict")),
+        "{refused}"
+    );
+    let (status, saved) = amy
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"phone": "+44 20 7946 0000", "company": "Analytical"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["contact"]["name"], "Ada");
+    let (status, context) = amy.get(&format!("/v1/contacts/{ada_id}/context")).await;
+    assert_eq!(status, 200, "{context}");
+    assert_eq!(context["profile"]["phone"], "+44 20 7946 0000");
+    assert_eq!(context["profile"]["company"], "Analytical");
+
+    // A contact nobody vouched for: staff fix the name and email they typed.
+    let (status, walk_in) = server
+        .admin()
+        .post("/v1/contacts", json!({"name": "walk in"}))
+        .await;
+    assert_eq!(status, 200, "{walk_in}");
+    assert_ne!(walk_in["identity"], "verified", "{walk_in}");
+    let (status, saved) = amy
+        .call(
+            "PATCH",
+            &format!("/v1/contacts/{}", walk_in["id"]),
+            Some(json!({"name": "Walter Inn", "email": "walter@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        (&saved["contact"]["name"], &saved["contact"]["email"]),
+        (&json!("Walter Inn"), &json!("walter@example.com"))
+    );
+
+    for (body, status, code) in [
+        (json!({"email": "not an email"}), 400, "invalid_field"),
+        (json!({"company": " "}), 400, "invalid_field"),
+        (json!({"company": "x".repeat(201)}), 413, "too_large"),
+        (json!({"nickname": "Ada"}), 400, "malformed_request"),
+    ] {
+        let (got, answer) = amy.call("PATCH", &path, Some(body.clone())).await;
+        assert_eq!(
+            (got, answer["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
+        );
+    }
+    let (status, _) = ada_api
+        .call("PATCH", &path, Some(json!({"name": "Me"})))
+        .await;
+    assert_eq!(status, 403, "contacts do not edit themselves here");
+    let (me, _) = (amy.me().await, ());
+    let (status, _) = amy
+        .call(
+            "PATCH",
+            &format!("/v1/contacts/{me}"),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, 404, "a staff member is no contact");
 }

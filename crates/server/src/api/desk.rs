@@ -7,11 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
-use natter_core::ConversationId;
+use natter_core::api::ProfileSaved;
 use natter_core::desk::{
     AgentPreferences, BulkRequest, BulkResult, CannedInput, CannedList, CannedPatch,
-    CannedResponse, InboxCounts, InboxPage, InboxParams, LabelList, LabelsInput,
+    CannedResponse, ContactEdit, InboxCounts, InboxPage, InboxParams, LabelList, LabelsInput,
 };
+use natter_core::{AccountId, ConversationId};
 
 use super::{ApiError, ApiPath, ApiQuery, Body, Caller};
 use crate::app::App;
@@ -35,6 +36,7 @@ pub fn router() -> Router<Arc<App>> {
             patch(update_canned).delete(delete_canned),
         )
         .route("/v1/me/preferences", get(preferences).put(set_preferences))
+        .route("/v1/contacts/{account_id}", patch(edit_contact))
 }
 
 /// The workspace's conversations for staff, filtered, searched and sorted, each with its labels,
@@ -191,4 +193,20 @@ pub async fn set_preferences(
     Body(prefs): Body<AgentPreferences>,
 ) -> Result<Json<AgentPreferences>, ApiError> {
     Ok(Json(app.set_preferences(&actor, &prefs).await?))
+}
+
+/// Corrects a contact's name, email, phone or company (staff who serve the contact's website;
+/// a verified contact's name and email come from the host platform: 409).
+#[utoipa::path(patch, path = "/v1/contacts/{account_id}", tag = "desk", security(("bearer" = [])),
+    params(("account_id" = i64, Path)), request_body = ContactEdit,
+    responses((status = 200, body = ProfileSaved), (status = 400, body = natter_core::Error),
+              (status = 403, body = natter_core::Error), (status = 404, body = natter_core::Error),
+              (status = 409, body = natter_core::Error)))]
+pub async fn edit_contact(
+    State(app): State<Arc<App>>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<i64>,
+    Body(edit): Body<ContactEdit>,
+) -> Result<Json<ProfileSaved>, ApiError> {
+    Ok(Json(app.edit_contact(&actor, AccountId(id), &edit).await?))
 }

@@ -118,6 +118,7 @@ use crate::gateway;
         desk::delete_canned,
         desk::preferences,
         desk::set_preferences,
+        desk::edit_contact,
     ),
     components(schemas(
         natter_core::protocol::ClientFrame,
