@@ -34,13 +34,14 @@ set -e
 
 echo "== cargo test"
 set +e
-cargo test --workspace --locked 2>&1 | tee target/test-output.log
+# A hung test must fail the run with its name on screen, not eat CI's whole time limit.
+timeout --signal=KILL 60m cargo test --workspace --locked 2>&1 | tee target/test-output.log
 [ "${PIPESTATUS[0]}" = 0 ] || failed=1
 set -e
 
 echo "== browser tests (Chromium)"
 set +e
-(cd web && node --test --test-concurrency=1 e2e/) 2>&1 | tee target/e2e-output.log
+(cd web && node --test --test-concurrency=1 --test-timeout=300000 e2e/) 2>&1 | tee target/e2e-output.log
 [ "${PIPESTATUS[0]}" = 0 ] || failed=1
 set -e
 

@@ -561,6 +561,9 @@ impl App {
             .revoke_sessions(account.id, None)
             .await
             .map_err(Self::public_error)?;
+        // Sockets signed in with those sessions close too (on every node); sockets of the
+        // account's still-valid API tokens reconnect by themselves.
+        self.fanout.disconnect(account.id);
         let action = match purpose {
             TokenPurpose::PasswordReset => "password.reset",
             TokenPurpose::Invitation => "invitation.accepted",

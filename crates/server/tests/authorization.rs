@@ -743,6 +743,12 @@ const GHOST: i64 = 999_999_999;
 const SHOP: &str = "https://shop.example.com";
 const ELSEWHERE: &str = "https://elsewhere.example.net";
 
+/// The password `natter serve` gave the first owner (it writes it next to the data).
+fn first_admin_password(server: &Server) -> String {
+    let login = std::fs::read_to_string(server.data_dir().join("first-admin-login")).unwrap();
+    login.lines().nth(1).unwrap().to_string()
+}
+
 fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
@@ -1592,7 +1598,12 @@ impl World {
             RevokeSession => req(format!("/v1/auth/sessions/{}", self.session.id), None),
             ChangePassword => req(
                 "/v1/auth/password",
-                Some(json!({"current_password": "not the password", "new_password": PASSWORD})),
+                // The first owner has a password since first start; the other staff here have
+                // none, so any current password passes for them.
+                Some(
+                    json!({"current_password": first_admin_password(&self.server),
+                            "new_password": PASSWORD}),
+                ),
             ),
             TotpSetup => req("/v1/auth/totp/setup", None),
             TotpEnable => req("/v1/auth/totp/enable", Some(json!({"code": "000000"}))),

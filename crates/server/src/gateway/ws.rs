@@ -62,7 +62,6 @@ pub async fn upgrade(
             .filter(|c| c.len() <= MAX_SESSION_COOKIE)
             .map(str::to_string),
     };
-    drop(parts);
     let frame_limit = app.config.limits.ws_frame_bytes;
     ws.read_buffer_size(512)
         .write_buffer_size(0)
