@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod desk;
 pub mod error;
+pub mod hours;
 pub mod ids;
 pub mod model;
 pub mod policy;

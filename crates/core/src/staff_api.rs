@@ -9,16 +9,18 @@
 //! (`ts(optional_fields = nullable)` on the type), and a non-`Option` field with
 //! `#[serde(default)]` is marked `ts(optional = nullable)`, which makes it `field?: T`.
 //!
-//! Not here, on purpose: a website's settings (and the views and requests that embed them)
-//! stay in the server, because they hold `natter_visitor`'s business hours, which this crate
-//! cannot depend on.
+//! A website's settings are here too, as data: the server checks them (it knows which domain
+//! patterns parse and which time zones exist), so their validation stays there.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use crate::hours::BusinessHours;
 use crate::ids::{AccountId, ConversationId, WebsiteId};
 use crate::model::{Account, ConversationStatus, MfaRequired, SessionState, StaffRole};
-use crate::website::{ContactProfile, PageView, VisitorSession};
+use crate::website::{
+    Appearance, AutoGreet, ContactProfile, OfflineForm, PageView, Prechat, Privacy, VisitorSession,
+};
 
 // --- signing in and account security (crates/server/src/api/auth.rs) ---------------------------
 
@@ -337,6 +339,95 @@ pub struct WebsiteRateLimits {
     pub tracking_per_visitor: u32,
 }
 
+/// Everything an admin configures about a website (stored as JSON).
+// Every field may be left out of a request (it takes its default), but the server always
+// sends them all and clients edit a copy of what they read and send it back whole; so in
+// TypeScript the fields stay required, like those of the parts in `crate::website`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(default, deny_unknown_fields)]
+pub struct WebsiteSettings {
+    /// Hosts the widget may run on: `example.com`, `*.example.com` (subdomains only),
+    /// optionally with a scheme (`https://shop.example.com`) or port (`localhost:3000`).
+    pub allowed_domains: Vec<String>,
+    pub appearance: Appearance,
+    pub prechat: Prechat,
+    pub auto_greet: Option<AutoGreet>,
+    /// Opening hours in the website's time zone; none means always open.
+    #[schema(value_type = Option<Object>)]
+    pub business_hours: Option<BusinessHours>,
+    pub offline: OfflineForm,
+    pub privacy: Privacy,
+    pub rate_limits: WebsiteRateLimits,
+    /// The widget's language (`en` until more are translated).
+    pub locale: String,
+}
+
+impl Default for WebsiteSettings {
+    fn default() -> Self {
+        Self {
+            allowed_domains: Vec::new(),
+            appearance: Appearance::default(),
+            prechat: Prechat::default(),
+            auto_greet: None,
+            business_hours: None,
+            offline: OfflineForm::default(),
+            privacy: Privacy::default(),
+            rate_limits: WebsiteRateLimits::default(),
+            locale: "en".into(),
+        }
+    }
+}
+
+/// A website as staff see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct WebsiteView {
+    pub id: WebsiteId,
+    /// The public key for the install snippet.
+    pub key: String,
+    pub name: String,
+    pub settings: WebsiteSettings,
+    pub agents: AgentAccess,
+    /// Whether the website has its own `user_hash` secret (otherwise the workspace's is
+    /// used).
+    pub hmac_configured: bool,
+    /// The snippet to paste before `</body>`.
+    pub install_snippet: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, optional_fields = nullable)
+)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebsite {
+    pub name: String,
+    #[serde(default)]
+    pub settings: Option<WebsiteSettings>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, optional_fields = nullable)
+)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebsite {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Replaces every setting.
+    #[serde(default)]
+    pub settings: Option<WebsiteSettings>,
+    #[serde(default)]
+    pub agents: Option<AgentAccess>,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct WebsiteSecret {
@@ -430,6 +521,24 @@ mod tests {
         assert!(rule.needs.is_empty() && rule.priority.is_none());
         let limits: WebsiteRateLimits = serde_json::from_str("{}").unwrap();
         assert_eq!(limits, WebsiteRateLimits::default());
+    }
+
+    #[test]
+    fn website_settings_default_every_omitted_part_and_refuse_unknown_ones() {
+        let settings: WebsiteSettings =
+            serde_json::from_str(r#"{"allowed_domains": ["example.com"]}"#).unwrap();
+        assert_eq!(
+            settings,
+            WebsiteSettings {
+                allowed_domains: vec!["example.com".into()],
+                ..WebsiteSettings::default()
+            }
+        );
+        assert_eq!(settings.locale, "en");
+        assert!(serde_json::from_str::<WebsiteSettings>(r#"{"colour": "red"}"#).is_err());
+        assert!(serde_json::from_str::<CreateWebsite>(r#"{"name": "a", "x": 1}"#).is_err());
+        let update: UpdateWebsite = serde_json::from_str("{}").unwrap();
+        assert!(update.name.is_none() && update.settings.is_none() && update.agents.is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Websites (widget installations) as the widget and the agent-facing API see them: the
 //! public widget configuration, the visitor's profile and sessions. The admin-editable
-//! settings (with business hours) live with the server, which validates them.
+//! settings that hold these parts are [`crate::staff_api::WebsiteSettings`] (with
+//! [`crate::hours`]); the server validates them.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -12,18 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use natter_core::model::{Account, StaffRole};
-pub use natter_core::staff_api::WebsiteRateLimits;
+// The settings are natter-core's (shared with the web app); checking them is done here.
+pub use natter_core::staff_api::{WebsiteRateLimits, WebsiteSettings};
 use natter_core::time::now_millis;
-use natter_core::website::{
-    Appearance, AutoGreet, Device, FormField, Location, OfflineForm, Prechat, Privacy, Traffic,
-    WidgetConfig, WidgetStatus,
-};
+use natter_core::website::{Device, FormField, Location, Traffic, WidgetConfig, WidgetStatus};
 use natter_core::{AccountId, Error, ErrorCode, WebsiteId, WorkspaceId};
 use natter_store::WebsiteRecord;
-use natter_visitor::hours::BusinessHours;
+use natter_visitor::hours::HoursExt;
 use natter_visitor::origin::DomainPattern;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
 use crate::app::App;
 
@@ -32,45 +29,6 @@ use crate::app::App;
 const CACHE_TTL: Duration = Duration::from_secs(5);
 const MAX_DOMAINS: usize = 100;
 const MAX_FORM_FIELDS: usize = 20;
-
-/// Everything an admin configures about a website (stored as JSON).
-///
-/// Kept here rather than in `natter_core::staff_api` (so not generated for TypeScript yet):
-/// `business_hours` is `natter_visitor`'s type, and natter-core cannot depend on that crate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebsiteSettings {
-    /// Hosts the widget may run on: `example.com`, `*.example.com` (subdomains only),
-    /// optionally with a scheme (`https://shop.example.com`) or port (`localhost:3000`).
-    pub allowed_domains: Vec<String>,
-    pub appearance: Appearance,
-    pub prechat: Prechat,
-    pub auto_greet: Option<AutoGreet>,
-    /// Opening hours in the website's time zone; none means always open.
-    #[schema(value_type = Option<Object>)]
-    pub business_hours: Option<BusinessHours>,
-    pub offline: OfflineForm,
-    pub privacy: Privacy,
-    pub rate_limits: WebsiteRateLimits,
-    /// The widget's language (`en` until more are translated).
-    pub locale: String,
-}
-
-impl Default for WebsiteSettings {
-    fn default() -> Self {
-        Self {
-            allowed_domains: Vec::new(),
-            appearance: Appearance::default(),
-            prechat: Prechat::default(),
-            auto_greet: None,
-            business_hours: None,
-            offline: OfflineForm::default(),
-            privacy: Privacy::default(),
-            rate_limits: WebsiteRateLimits::default(),
-            locale: "en".into(),
-        }
-    }
-}
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::invalid(message)
@@ -117,76 +75,78 @@ fn check_fields(form: &str, fields: &[FormField]) -> Result<(), Error> {
     Ok(())
 }
 
-impl WebsiteSettings {
-    /// Checks every part; the first problem is the error.
-    pub fn validate(&self) -> Result<(), Error> {
-        if self.allowed_domains.len() > MAX_DOMAINS {
-            return Err(invalid(format!(
-                "allowed_domains: at most {MAX_DOMAINS} entries"
-            )));
-        }
-        for domain in &self.allowed_domains {
-            DomainPattern::parse(domain)
-                .map_err(|e| invalid(format!("allowed_domains: {domain:?}: {e}")))?;
-        }
-        let a = &self.appearance;
-        let hex = a.primary_color.len() == 7
-            && a.primary_color.starts_with('#')
-            && a.primary_color[1..].chars().all(|c| c.is_ascii_hexdigit());
-        if !hex {
-            return Err(invalid("appearance.primary_color must be #rrggbb"));
-        }
-        if !matches!(a.position.as_str(), "bottom-right" | "bottom-left") {
-            return Err(invalid(
-                "appearance.position must be bottom-right or bottom-left",
-            ));
-        }
-        if let Some(url) = &a.logo_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(invalid("appearance.logo_url must be an http(s) URL"));
-        }
-        check_short(
-            "appearance.logo_url",
-            a.logo_url.as_deref().unwrap_or(""),
-            2048,
-        )?;
-        check_short("appearance.welcome_text", &a.welcome_text, 500)?;
-        check_short("appearance.launcher_text", &a.launcher_text, 60)?;
-        check_fields("prechat", &self.prechat.fields)?;
-        check_fields("offline", &self.offline.fields)?;
-        if !self
-            .offline
-            .fields
-            .iter()
-            .any(|f| f.kind == "email" && f.required)
-        {
-            return Err(invalid(
-                "offline.fields must ask for a required email (replies go there)",
-            ));
-        }
-        check_short("offline.text", &self.offline.text, 1000)?;
-        if let Some(greet) = &self.auto_greet {
-            check_short("auto_greet.text", &greet.text, 500)?;
-            if greet.text.trim().is_empty() || greet.delay_ms > 600_000 {
-                return Err(invalid(
-                    "auto_greet needs a text and a delay_ms of at most 600000",
-                ));
-            }
-        }
-        if let Some(hours) = &self.business_hours {
-            hours
-                .validate()
-                .map_err(|e| invalid(format!("business_hours: {e}")))?;
-        }
-        if !matches!(self.privacy.ip_mode.as_str(), "full" | "truncated" | "none") {
-            return Err(invalid("privacy.ip_mode must be full, truncated or none"));
-        }
-        if self.locale != "en" {
-            return Err(invalid("locale: only \"en\" is available so far"));
-        }
-        Ok(())
+/// Checks every part of a website's settings; the first problem is the error. A free function
+/// because [`WebsiteSettings`] is natter-core's type.
+pub fn validate_settings(settings: &WebsiteSettings) -> Result<(), Error> {
+    if settings.allowed_domains.len() > MAX_DOMAINS {
+        return Err(invalid(format!(
+            "allowed_domains: at most {MAX_DOMAINS} entries"
+        )));
     }
+    for domain in &settings.allowed_domains {
+        DomainPattern::parse(domain)
+            .map_err(|e| invalid(format!("allowed_domains: {domain:?}: {e}")))?;
+    }
+    let a = &settings.appearance;
+    let hex = a.primary_color.len() == 7
+        && a.primary_color.starts_with('#')
+        && a.primary_color[1..].chars().all(|c| c.is_ascii_hexdigit());
+    if !hex {
+        return Err(invalid("appearance.primary_color must be #rrggbb"));
+    }
+    if !matches!(a.position.as_str(), "bottom-right" | "bottom-left") {
+        return Err(invalid(
+            "appearance.position must be bottom-right or bottom-left",
+        ));
+    }
+    if let Some(url) = &a.logo_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(invalid("appearance.logo_url must be an http(s) URL"));
+    }
+    check_short(
+        "appearance.logo_url",
+        a.logo_url.as_deref().unwrap_or(""),
+        2048,
+    )?;
+    check_short("appearance.welcome_text", &a.welcome_text, 500)?;
+    check_short("appearance.launcher_text", &a.launcher_text, 60)?;
+    check_fields("prechat", &settings.prechat.fields)?;
+    check_fields("offline", &settings.offline.fields)?;
+    if !settings
+        .offline
+        .fields
+        .iter()
+        .any(|f| f.kind == "email" && f.required)
+    {
+        return Err(invalid(
+            "offline.fields must ask for a required email (replies go there)",
+        ));
+    }
+    check_short("offline.text", &settings.offline.text, 1000)?;
+    if let Some(greet) = &settings.auto_greet {
+        check_short("auto_greet.text", &greet.text, 500)?;
+        if greet.text.trim().is_empty() || greet.delay_ms > 600_000 {
+            return Err(invalid(
+                "auto_greet needs a text and a delay_ms of at most 600000",
+            ));
+        }
+    }
+    if let Some(hours) = &settings.business_hours {
+        hours
+            .validate()
+            .map_err(|e| invalid(format!("business_hours: {e}")))?;
+    }
+    if !matches!(
+        settings.privacy.ip_mode.as_str(),
+        "full" | "truncated" | "none"
+    ) {
+        return Err(invalid("privacy.ip_mode must be full, truncated or none"));
+    }
+    if settings.locale != "en" {
+        return Err(invalid("locale: only \"en\" is available so far"));
+    }
+    Ok(())
 }
 
 /// A website with its settings parsed and its domains compiled.
@@ -457,7 +417,7 @@ impl App {
     // ----- admin ------------------------------------------------------------------------
 
     fn check_settings(settings: &WebsiteSettings) -> Result<String, Error> {
-        settings.validate()?;
+        validate_settings(settings)?;
         serde_json::to_string(settings).map_err(|_| Error::internal())
     }
 

@@ -17,55 +17,34 @@
 //!  "weekly":{"monday":[{"open":"09:00","close":"17:00"}]},
 //!  "holidays":["2026-12-25"]}
 //! ```
+//!
+//! The types themselves are `natter_core::hours`'s (re-exported here); bring [`HoursExt`]
+//! into scope to ask them anything.
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Weekday,
 };
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
 /// The most intervals one day may have, and the most holidays a calendar may list; both
 /// keep an admin's typo (or a hostile API client) from making every check slow.
 pub const MAX_INTERVALS_PER_DAY: usize = 8;
 pub const MAX_HOLIDAYS: usize = 366;
-/// How far ahead [`BusinessHours::next_open`] looks.
+/// How far ahead [`HoursExt::next_open`] looks.
 pub const NEXT_OPEN_HORIZON_DAYS: u64 = 14;
 
-/// A team's opening hours.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BusinessHours {
-    /// IANA time zone name, e.g. "Europe/London".
-    pub time_zone: String,
-    #[serde(default)]
-    pub weekly: Weekly,
-    /// Local dates ("YYYY-MM-DD") on which the team is closed.
-    #[serde(default)]
-    pub holidays: Vec<NaiveDate>,
+// The types are plain data in natter-core, so that the website settings embedding them can
+// be generated for TypeScript; what they mean is worked out here, with chrono-tz.
+pub use natter_core::hours::{BusinessHours, Interval, Weekly};
+
+/// What a week's hours say about one day (an extension trait: [`Weekly`] lives in
+/// natter-core, so it cannot have inherent methods here).
+pub trait WeeklyExt {
+    fn day(&self, weekday: Weekday) -> &[Interval];
 }
 
-/// Opening intervals per weekday. Unknown keys are rejected so that a misspelt day does not
-/// silently mean "closed".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Weekly {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub monday: Vec<Interval>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tuesday: Vec<Interval>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub wednesday: Vec<Interval>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub thursday: Vec<Interval>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub friday: Vec<Interval>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub saturday: Vec<Interval>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sunday: Vec<Interval>,
-}
-
-impl Weekly {
-    pub fn day(&self, weekday: Weekday) -> &[Interval] {
+impl WeeklyExt for Weekly {
+    fn day(&self, weekday: Weekday) -> &[Interval] {
         match weekday {
             Weekday::Mon => &self.monday,
             Weekday::Tue => &self.tuesday,
@@ -78,27 +57,26 @@ impl Weekly {
     }
 }
 
-/// One opening interval, local wall-clock "HH:MM". `close` may be "24:00" (end of day).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Interval {
-    pub open: String,
-    pub close: String,
+/// Building an [`Interval`] (an extension trait for the same reason as [`WeeklyExt`]; it
+/// keeps `Interval::new` working where the trait is in scope).
+pub trait IntervalExt {
+    fn new(open: &str, close: &str) -> Self;
 }
 
-impl Interval {
-    pub fn new(open: &str, close: &str) -> Interval {
+impl IntervalExt for Interval {
+    fn new(open: &str, close: &str) -> Interval {
         Interval {
             open: open.to_owned(),
             close: close.to_owned(),
         }
     }
+}
 
-    /// Minutes after local midnight, if both times are valid and `open < close`.
-    fn minutes(&self) -> Option<(u32, u32)> {
-        let open = parse_hhmm(&self.open).filter(|m| *m < MINUTES_PER_DAY)?;
-        let close = parse_hhmm(&self.close)?;
-        (open < close).then_some((open, close))
-    }
+/// Minutes after local midnight, if both times are valid and `open < close`.
+fn minutes(interval: &Interval) -> Option<(u32, u32)> {
+    let open = parse_hhmm(&interval.open).filter(|m| *m < MINUTES_PER_DAY)?;
+    let close = parse_hhmm(&interval.close)?;
+    (open < close).then_some((open, close))
 }
 
 const MINUTES_PER_DAY: u32 = 24 * 60;
@@ -124,10 +102,25 @@ const WEEKDAYS: [Weekday; 7] = [
     Weekday::Sun,
 ];
 
-impl BusinessHours {
+/// What business hours mean at a given time (an extension trait: [`BusinessHours`] lives in
+/// natter-core, which has no time zone database).
+pub trait HoursExt {
     /// Checks what serde cannot: a known time zone, well-formed and ordered times, no
     /// overlaps, and the size limits. The message names the offending day and interval.
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), String>;
+
+    /// Whether the team is open at `at_ms` (milliseconds since the Unix epoch). Invalid
+    /// hours (see [`Self::validate`]) count as closed rather than failing.
+    fn is_open(&self, at_ms: i64) -> bool;
+
+    /// The first moment at or after `at_ms` when the team is open: `at_ms` itself if it is
+    /// open now, `None` if it stays closed for the next [`NEXT_OPEN_HORIZON_DAYS`] days (or
+    /// the hours are invalid).
+    fn next_open(&self, at_ms: i64) -> Option<i64>;
+}
+
+impl HoursExt for BusinessHours {
+    fn validate(&self) -> Result<(), String> {
         parse_tz(&self.time_zone)
             .ok_or_else(|| format!("unknown time zone {:?}", self.time_zone))?;
         for weekday in WEEKDAYS {
@@ -179,9 +172,7 @@ impl BusinessHours {
         Ok(())
     }
 
-    /// Whether the team is open at `at_ms` (milliseconds since the Unix epoch). Invalid
-    /// hours (see [`Self::validate`]) count as closed rather than failing.
-    pub fn is_open(&self, at_ms: i64) -> bool {
+    fn is_open(&self, at_ms: i64) -> bool {
         let (Some(tz), Some(at)) = (
             parse_tz(&self.time_zone),
             DateTime::from_timestamp_millis(at_ms),
@@ -189,26 +180,10 @@ impl BusinessHours {
             return false;
         };
         let local = at.with_timezone(&tz).naive_local();
-        self.is_open_local(local)
+        is_open_local(self, local)
     }
 
-    fn is_open_local(&self, local: NaiveDateTime) -> bool {
-        let date = local.date();
-        if self.holidays.contains(&date) {
-            return false;
-        }
-        let second = local.num_seconds_from_midnight();
-        self.weekly
-            .day(date.weekday())
-            .iter()
-            .filter_map(Interval::minutes)
-            .any(|(open, close)| open * 60 <= second && second < close * 60)
-    }
-
-    /// The first moment at or after `at_ms` when the team is open: `at_ms` itself if it is
-    /// open now, `None` if it stays closed for the next [`NEXT_OPEN_HORIZON_DAYS`] days (or
-    /// the hours are invalid).
-    pub fn next_open(&self, at_ms: i64) -> Option<i64> {
+    fn next_open(&self, at_ms: i64) -> Option<i64> {
         let tz = parse_tz(&self.time_zone)?;
         let at = DateTime::from_timestamp_millis(at_ms)?;
         if self.is_open(at_ms) {
@@ -224,7 +199,7 @@ impl BusinessHours {
                 .weekly
                 .day(date.weekday())
                 .iter()
-                .filter_map(Interval::minutes)
+                .filter_map(minutes)
                 .collect();
             opens.sort_unstable();
             for (open, close) in opens {
@@ -239,6 +214,20 @@ impl BusinessHours {
         }
         None
     }
+}
+
+fn is_open_local(hours: &BusinessHours, local: NaiveDateTime) -> bool {
+    let date = local.date();
+    if hours.holidays.contains(&date) {
+        return false;
+    }
+    let second = local.num_seconds_from_midnight();
+    hours
+        .weekly
+        .day(date.weekday())
+        .iter()
+        .filter_map(minutes)
+        .any(|(open, close)| open * 60 <= second && second < close * 60)
 }
 
 /// The instants at which the local interval `[open, close)` on `date` opens, in order: the

@@ -24,7 +24,7 @@ pub mod traffic;
 pub mod ua;
 
 pub use geo::{GeoIp, Location};
-pub use hours::BusinessHours;
+pub use hours::{BusinessHours, HoursExt};
 pub use origin::DomainPattern;
 pub use privacy::IpMode;
 pub use traffic::Traffic;

@@ -7,15 +7,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-pub use natter_core::staff_api::{AgentAccess, ContactContext, TrackedView, WebsiteSecret};
+pub use natter_core::staff_api::{
+    AgentAccess, ContactContext, CreateWebsite, TrackedView, UpdateWebsite, WebsiteSecret,
+    WebsiteView,
+};
 use natter_core::website::LiveVisitor;
 use natter_core::{AccountId, WebsiteId};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{ApiError, ApiPath, Body, Caller};
 use crate::app::App;
-use crate::websites::{Website, WebsiteSettings};
+use crate::websites::Website;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -29,25 +30,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/contacts/{account_id}/context", get(context))
 }
 
-/// A website as staff see it. It (and the requests below) embed [`WebsiteSettings`], which
-/// stays in the server, so they are not in `natter_core::staff_api` either.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WebsiteView {
-    pub id: WebsiteId,
-    /// The public key for the install snippet.
-    pub key: String,
-    pub name: String,
-    pub settings: WebsiteSettings,
-    pub agents: AgentAccess,
-    /// Whether the website has its own `user_hash` secret (otherwise the workspace's is
-    /// used).
-    pub hmac_configured: bool,
-    /// The snippet to paste before `</body>`.
-    pub install_snippet: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
+/// A website as staff see it, with the install snippet for the address browsers use.
 fn view(base: &str, site: &Website) -> WebsiteView {
     WebsiteView {
         id: site.record.id,
@@ -86,14 +69,6 @@ pub fn install_snippet(base: &str, key: &str) -> String {
     format!(
         "<script>(function(w,d,k){{w.Natter=w.Natter||function(){{(w.Natter.q=w.Natter.q||[]).push(arguments)}};var s=d.createElement('script');s.async=true;s.src='{base}/widget.js';s.setAttribute('data-key',k);d.head.appendChild(s)}})(window,document,'{key}');</script>"
     )
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateWebsite {
-    pub name: String,
-    #[serde(default)]
-    pub settings: Option<WebsiteSettings>,
 }
 
 /// Websites the caller may see (all for owners and admins; the ones they serve for agents).
@@ -140,18 +115,6 @@ pub async fn show(
 ) -> Result<Json<WebsiteView>, ApiError> {
     let site = app.website(&actor, WebsiteId(id)).await?;
     Ok(Json(view(&base_url(&app, &headers), &site)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateWebsite {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Replaces every setting.
-    #[serde(default)]
-    pub settings: Option<WebsiteSettings>,
-    #[serde(default)]
-    pub agents: Option<AgentAccess>,
 }
 
 /// Changes a website (owners and admins).
