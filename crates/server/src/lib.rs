@@ -118,6 +118,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => {
             let signal_app = Arc::clone(&app);
+            // Frames are small and latency matters more than packet count: without
+            // TCP_NODELAY a message's ack can wait behind Nagle's algorithm for the peer's
+            // delayed ACK (measured in session 2's send benchmark at high rates).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
