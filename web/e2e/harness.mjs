@@ -4,6 +4,7 @@
 // it does on a customer's site.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -168,4 +169,152 @@ export async function agentOnline(context, base, token) {
     frames: () => page.evaluate(() => window.frames_),
     close: () => page.close(),
   };
+}
+
+// --- additions for the agent workspace tests (web/e2e/dashboard.test.mjs) --------------------
+
+/** Spawns `natter serve` on `dir` and `listen`; resolves once it listens. */
+function spawnNatter(dir, listen, extraEnv) {
+  const child = spawn(NATTER_BIN, ['serve', '--listen', listen], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NATTER_DATA_DIR: dir,
+      NATTER_WEB_ASSETS_DIR: join(ROOT, 'web', 'dist'),
+      NATTER_LOG: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  let token = null;
+  let owner = null;
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error('natter did not start in time')), 30_000);
+    const early = (code) => fail(new Error(`natter exited with ${code} during start`));
+    child.once('exit', early);
+    lines.on('line', (line) => {
+      const t = line.split('first admin API token')[1];
+      if (t) token = t.trim().split(' ').pop();
+      // "sign in at http://…/app as EMAIL with password PASSWORD (also in …)"
+      const o = /sign in at \S+ as (\S+) with password (.+?) \(also in/.exec(line);
+      if (o) owner = { email: o[1], password: o[2] };
+      if (line.startsWith('natter listening on ')) {
+        clearTimeout(timer);
+        child.off('exit', early);
+        done({ child, base: line.slice('natter listening on '.length).trim(), token, owner });
+      }
+    });
+  });
+}
+
+async function stopChild(child) {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+/**
+ * Like startNatter, but the process can be restarted in place (same data directory, same
+ * address), as an operator would: resolves with
+ * { base, dir, token, owner, restart(), stop() }.
+ */
+export async function startNatterRestartable(extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
+  let run = await spawnNatter(dir, '127.0.0.1:0', extraEnv);
+  if (!run.token) throw new Error('natter did not print a first admin token');
+  const { token, owner, base } = run;
+  const listen = new URL(base).host;
+  return {
+    base,
+    dir,
+    token,
+    owner,
+    /** SIGTERM, then start again on the same data and port. */
+    async restart({ downMs = 0, whileDown } = {}) {
+      await stopChild(run.child);
+      if (whileDown) await whileDown();
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      run = await spawnNatter(dir, listen, extraEnv);
+    },
+    async stop() {
+      await stopChild(run.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Creates a staff account with a password through the CLI (`natter admin create-user`, the
+ * password on stdin) on a server's data directory; resolves with the account.
+ */
+export function createStaff(dir, { email, password, role = 'agent', name }) {
+  const args = ['admin', 'create-user', '--email', email, '--role', role];
+  if (name) args.push('--name', name);
+  const child = spawn(NATTER_BIN, args, {
+    env: { PATH: process.env.PATH ?? '', NATTER_DATA_DIR: dir, NATTER_LOG: 'warn' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.end(password + '\n');
+  return new Promise((done, fail) =>
+    child.once('exit', (code) => (code === 0 ? done(JSON.parse(out)) : fail(new Error(`create-user failed (${code}): ${err}`)))),
+  );
+}
+
+/** RFC 4648 base32 (no padding needed) to bytes. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
+    const i = alphabet.indexOf(ch);
+    if (i < 0) continue;
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** A TOTP code (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) for a base32 secret. */
+export function totpCode(secretBase32, atMs = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const mac = createHmac('sha1', base32(secretBase32)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(binary % 1_000_000).padStart(6, '0');
+}
+
+/**
+ * Signs in with a password as the workspace does (session cookie + CSRF token); resolves with
+ * { state, csrf, call(method, path, body) } where `call` sends the cookie (and the CSRF token).
+ */
+export async function passwordSession(base, email, password) {
+  const response = await fetch(base + '/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
+  const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0];
+  const body = await response.json();
+  const call = async (method, path, payload) => {
+    const r = await fetch(base + path, {
+      method,
+      headers: { cookie, 'x-csrf-token': body.csrf_token, 'content-type': 'application/json' },
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+  return { state: body.state, csrf: body.csrf_token, account: body.account, call };
 }

@@ -99,7 +99,7 @@ test('a visitor identifies, chats with an agent who answers through the API, and
     'the inbox_changed frame',
   );
   const inbox = await call('GET', `/v1/inbox?view=unassigned&website_id=${site.id}`);
-  const conversation = inbox.body.items[0];
+  const conversation = inbox.body.items[0].conversation;
   assert.equal(conversation.id, opened.conversation.id);
   const history = await call('GET', `/v1/conversations/${conversation.id}/messages`);
   assert.deepEqual(
@@ -202,7 +202,7 @@ test('outside business hours the offline form appears and its message reaches th
 
   const pending = await eventually(async () => {
     const inbox = await call('GET', `/v1/inbox?status=pending&website_id=${site.id}`);
-    return inbox.body.items[0];
+    return inbox.body.items[0]?.conversation;
   }, 'the offline message in the inbox');
   const history = await call('GET', `/v1/conversations/${pending.id}/messages`);
   assert.deepEqual(

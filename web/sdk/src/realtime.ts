@@ -68,6 +68,12 @@ export interface RealtimeOptions {
   url: string;
   /** The current token (staff `nat_…` or contact `nct_…`), read at every connect. */
   token: () => string | null | undefined;
+  /**
+   * Authenticate with the session cookie instead of a token: `hello` carries an empty
+   * `token` and the server reads the cookie of the (same-origin) WebSocket upgrade. Without
+   * this, a missing token means `offline`. Default false.
+   */
+  cookieAuth?: boolean;
   /** Default: `new WebSocket(url)`. */
   socketFactory?: (url: string) => SocketLike;
   /**
@@ -380,8 +386,8 @@ export class RealtimeClient {
   private connect(): void {
     if (this.stopped) return;
     this.clearTimers();
-    const token = this.opts.token();
-    if (!token) {
+    const token = this.opts.token() || (this.opts.cookieAuth ? '' : null);
+    if (token === null) {
       this.log('no token: offline');
       this.setState('offline');
       this.stopped = true;

@@ -21,6 +21,17 @@ export interface RestOptions {
   token?: string | null | (() => string | null | undefined);
   /** Injected for tests; default: the global `fetch`. */
   fetch?: FetchLike;
+  /**
+   * Whether the browser sends cookies. Default `omit`: clients authenticate with bearer tokens
+   * only. The agent workspace, served on natter's own origin, signs in with the session cookie
+   * and passes `same-origin`.
+   */
+  credentials?: RequestCredentials;
+  /**
+   * Extra headers for every request, or a function returning the current ones (e.g. the
+   * session's `X-CSRF-Token`, which cookie-authenticated writes must carry).
+   */
+  headers?: Record<string, string> | (() => Record<string, string> | null | undefined);
 }
 
 export interface RequestOptions {
@@ -40,10 +51,14 @@ export class RestClient {
   readonly baseUrl: string;
   private readonly tokenSource: RestOptions['token'];
   private readonly fetchImpl: FetchLike;
+  private readonly credentials: RequestCredentials;
+  private readonly extraHeaders: RestOptions['headers'];
 
   constructor(opts: RestOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.tokenSource = opts.token;
+    this.credentials = opts.credentials ?? 'omit';
+    this.extraHeaders = opts.headers;
     const f = opts.fetch ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
     if (!f) throw new Error('RestClient: no fetch implementation');
     this.fetchImpl = f;
@@ -69,10 +84,11 @@ export class RestClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const extra = typeof this.extraHeaders === 'function' ? this.extraHeaders() : this.extraHeaders;
+    const headers: Record<string, string> = { ...(extra ?? {}), Accept: 'application/json' };
     const token = opts.anonymous ? null : opts.token ?? this.token();
     if (token) headers.Authorization = `Bearer ${token}`;
-    const init: RequestInit = { method, headers, credentials: 'omit', signal: opts.signal };
+    const init: RequestInit = { method, headers, credentials: this.credentials, signal: opts.signal };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);

@@ -65,6 +65,23 @@ describe('RealtimeClient: connecting and the cursor', () => {
     expect(t.client.accountId).toBe(7);
   });
 
+  it('with cookieAuth, says hello with an empty token instead of going offline', async () => {
+    const t = setup({ token: () => null, cookieAuth: true });
+    t.client.start();
+    t.sock().open();
+    expect(t.sock().sent[0]).toEqual({ type: 'hello', token: '', v: 1 });
+    t.sock().receive(ready(5));
+    await flush();
+    expect(t.client.state).toBe('connected');
+  });
+
+  it('without a token and without cookieAuth, stays offline', () => {
+    const t = setup({ token: () => '' });
+    t.client.start();
+    expect(t.sockets).toHaveLength(0);
+    expect(t.client.state).toBe('offline');
+  });
+
   it('buffers events while the snapshot loads and applies them after it, in order', async () => {
     let release!: () => void;
     const t = setup({ onSnapshot: () => new Promise<void>((r) => (release = r)) });

@@ -23,6 +23,29 @@ describe('RestClient', () => {
     expect(seen[0]?.init?.credentials).toBe('omit');
   });
 
+  it('sends cookies and extra headers only when asked to (the workspace session)', async () => {
+    const seen: { url: string; init?: RequestInit }[] = [];
+    let csrf = 'c1';
+    const rest = new RestClient({
+      baseUrl: 'https://n.test',
+      credentials: 'same-origin',
+      headers: () => ({ 'X-CSRF-Token': csrf }),
+      fetch: fakeFetch(200, {}, seen),
+    });
+    await rest.put('/v1/me/preferences', { volume: 3 });
+    csrf = 'c2';
+    await rest.get('/v1/inbox');
+    expect(seen[0]?.init?.credentials).toBe('same-origin');
+    expect((seen[0]?.init?.headers as Record<string, string>)['X-CSRF-Token']).toBe('c1');
+    expect((seen[1]?.init?.headers as Record<string, string>)['X-CSRF-Token']).toBe('c2');
+    expect((seen[1]?.init?.headers as Record<string, string>).Authorization).toBeUndefined();
+
+    const fixed = new RestClient({ baseUrl: 'https://n.test', headers: { 'X-Extra': '1' }, fetch: fakeFetch(200, {}, seen) });
+    await fixed.get('/x');
+    expect((seen[2]?.init?.headers as Record<string, string>)['X-Extra']).toBe('1');
+    expect(seen[2]?.init?.credentials).toBe('omit');
+  });
+
   it('builds history queries and omits absent parameters', async () => {
     const seen: { url: string; init?: RequestInit }[] = [];
     const rest = new RestClient({ baseUrl: 'https://n.test', fetch: fakeFetch(200, [], seen) });
