@@ -432,6 +432,73 @@ test('after a server restart the workspace reconnects and nothing is lost', asyn
   );
 });
 
+test('keyboard: j / k move through the list, r resolves, / searches, and typing is never a shortcut', async () => {
+  const contact = await call('POST', '/v1/contacts', { external_id: 'keys-1', name: 'Kim Keys' });
+  const ids = [];
+  for (const n of [1, 2]) {
+    const c = await call('POST', '/v1/conversations', {
+      kind: 'support',
+      subject: `Keyboard ${n}`,
+      participants: [{ account_id: contact.body.id, role: 'customer' }],
+    });
+    ids.push(c.body.conversation.id);
+  }
+  const { page } = await signIn('bob@example.com');
+  await page.getByTestId('view-all').click();
+  await page.getByTestId('status-open').click();
+  await page.getByTestId('search').fill('Keyboard');
+  const rows = page.getByTestId('inbox-row').filter({ hasText: 'Keyboard' });
+  // The list holds exactly these two (not just shows them) before j / k walk it.
+  await eventually(async () => (await page.getByTestId('inbox-list').getAttribute('data-count')) === '2' && (await rows.count()) === 2, 'the two conversations');
+  const order = await rows.evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+  const blur = () => page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
+  await blur();
+  await page.keyboard.press('j');
+  await page.locator(`[data-testid="conversation"][data-id="${order[0]}"]`).waitFor({ timeout: WAIT_MS });
+  await page.keyboard.press('j');
+  await page.locator(`[data-testid="conversation"][data-id="${order[1]}"]`).waitFor({ timeout: WAIT_MS });
+  await page.keyboard.press('k');
+  await page.locator(`[data-testid="conversation"][data-id="${order[0]}"]`).waitFor({ timeout: WAIT_MS });
+  // In the composer, r is a letter.
+  await page.keyboard.press('c');
+  await page.keyboard.type('r');
+  assert.equal(await page.getByTestId('composer').inputValue(), 'r');
+  assert.equal(await page.getByTestId('conversation').getAttribute('data-status'), 'open');
+  await page.keyboard.press('Escape');
+  await page.getByTestId('composer').fill('');
+  await blur();
+  await page.keyboard.press('r');
+  await page.locator(`[data-testid="conversation"][data-id="${order[0]}"][data-status="resolved"]`).waitFor({ timeout: WAIT_MS });
+  assert.equal((await call('GET', `/v1/conversations/${order[0]}`)).body.conversation.status, 'resolved');
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'search');
+  await page.keyboard.press('Escape');
+  await page.getByTestId('search').fill('');
+  await call('POST', '/v1/conversations/bulk', { conversation_ids: ids, action: 'resolve' });
+});
+
+test('a revoked session sends the workspace back to sign-in', async () => {
+  await createStaff(dataDir, { email: 'carol@example.com', password: PASSWORD, name: 'Carol Cole' });
+  const context = await chromium.instance.newContext({ viewport: { width: 1366, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(natter.base + '/app');
+  await page.getByTestId('signin-email').fill('carol@example.com');
+  await page.getByTestId('signin-password').fill(PASSWORD);
+  await page.getByTestId('signin-submit').click();
+  await connected(page);
+  // Carol signs the browser out from another session (a lost laptop).
+  const other = await passwordSession(natter.base, 'carol@example.com', PASSWORD);
+  const sessions = await other.call('GET', '/v1/auth/sessions');
+  const browserSession = sessions.body.find((x) => !x.current);
+  assert.ok(browserSession, JSON.stringify(sessions.body));
+  assert.equal((await other.call('DELETE', `/v1/auth/sessions/${browserSession.id}`)).status, 204);
+  await page.getByTestId('session-expired').waitFor({ timeout: WAIT_MS });
+  await page.getByTestId('signin-form').waitFor();
+  assert.match(page.url(), /\/app\/login$/);
+  await screenshot(page, 'workspace-session-ended');
+  await context.close();
+});
+
 test('10,000-row ready: the inbox list is windowed and pages load as it scrolls', async () => {
   const contact = await call('POST', '/v1/contacts', { external_id: 'many-1', name: 'Manny Many' });
   const total = 180;
@@ -480,7 +547,11 @@ test('10,000-row ready: the inbox list is windowed and pages load as it scrolls'
 test('the owner sees live visitors and manages websites, canned responses and agents', async () => {
   assert.ok(natter.owner, 'natter serve printed the first owner\'s password');
   const site = await siteWithWidget('Plant shop');
-  const paula = await visitor(site, 'Paula Plant', 'paula@example.com');
+  // A visitor browsing the shop (the widget loaded, no chat).
+  const paula = { context: await chromium.instance.newContext({ userAgent }) };
+  paula.page = await paula.context.newPage();
+  await paula.page.goto(site.origin + '/');
+  await widget(paula.page).getByTestId('launcher').waitFor({ timeout: WAIT_MS });
   const context = await chromium.instance.newContext({ viewport: { width: 1366, height: 800 } });
   const page = await context.newPage();
   await page.goto(natter.base + '/app/visitors');
@@ -490,11 +561,12 @@ test('the owner sees live visitors and manages websites, canned responses and ag
   await page.getByTestId('app-shell').waitFor({ timeout: WAIT_MS });
   // Back on the screen that was asked for.
   await page.getByTestId('visitors').waitFor({ timeout: WAIT_MS });
-  await page.getByTestId('visitor-row').filter({ hasText: 'Paula Plant' }).waitFor({ timeout: WAIT_MS });
+  const rows = page.locator(`[data-testid="visitors-website"][data-website="${site.id}"] [data-testid="visitor-row"]`);
+  await rows.first().waitFor({ timeout: WAIT_MS });
   await screenshot(page, 'workspace-visitors');
   // The visitor moves to another page: the row follows (a `visitor` frame).
   await paula.page.click('#next');
-  await page.getByTestId('visitor-row').filter({ hasText: 'Paula Plant' }).getByTestId('visitor-page').filter({ hasText: '/next' }).waitFor({ timeout: WAIT_MS });
+  await rows.getByTestId('visitor-page').filter({ hasText: '/next' }).first().waitFor({ timeout: WAIT_MS });
 
   await page.getByTestId('nav-settings').click();
   await page.getByTestId('settings-websites').click();
@@ -539,6 +611,13 @@ test('the inbox with a conversation open (README screenshot)', async () => {
   await page.getByTestId('search').fill('');
   await openRow(page, 'Ann Visitor');
   await page.getByTestId('contact-name').waitFor({ timeout: WAIT_MS });
+  // Correct the contact's details from the context panel.
+  await page.getByTestId('contact-edit-button').click();
+  await page.getByTestId('contact-edit-phone').fill('+44 20 7946 0000');
+  await page.getByTestId('contact-edit-company').fill('Green Fingers Ltd');
+  await page.getByTestId('contact-edit-save').click();
+  await page.getByTestId('contact-company').filter({ hasText: 'Green Fingers Ltd' }).waitFor({ timeout: WAIT_MS });
+  await page.getByTestId('toast').getByRole('button', { name: 'Dismiss' }).click();
   await page.getByTestId('label-input').fill('shipping');
   await page.getByTestId('label-input').press('Enter');
   await page.getByTestId('label-chip').filter({ hasText: 'shipping' }).waitFor({ timeout: WAIT_MS });
@@ -546,5 +625,6 @@ test('the inbox with a conversation open (README screenshot)', async () => {
   await page.getByTestId('composer').fill('We will send you the **tracking link** as soon as it is out:\n- courier: _ParcelCo_\n- ETA: tomorrow');
   await page.getByTestId('composer-preview-toggle').click();
   await page.getByTestId('composer-preview').waitFor();
+  await eventually(async () => (await page.getByTestId('toast').count()) === 0, 'no toast in the picture');
   await screenshot(page, 'workspace');
 });

@@ -3,13 +3,10 @@
 // OpenAPI document (/openapi.json).
 import type {
   Account,
-  AgentAccess,
   AgentPreferences,
   AgentStateInput,
   AgentView,
   ApiTokenInfo,
-  Appearance,
-  AutoGreet,
   BulkRequest,
   BulkResult,
   CannedInput,
@@ -19,11 +16,14 @@ import type {
   ChangePassword,
   CodeRequest,
   ContactContext,
+  ContactEdit,
   Conversation,
   ConversationDetail,
   CreateToken,
+  CreateWebsite,
   InboxCounts,
   InboxPage,
+  InboxParams,
   Invitation,
   IssuedToken,
   LabelList,
@@ -31,11 +31,9 @@ import type {
   LiveVisitor,
   LoginRequest,
   Message,
-  OfflineForm,
   PostedMessage,
   PostMessageRequest,
-  Prechat,
-  Privacy,
+  ProfileSaved,
   RecoveryCodes,
   RestClient,
   SessionInfo,
@@ -45,43 +43,13 @@ import type {
   TransferInput,
   UpdateConversation,
   UpdateStaff,
-  WebsiteRateLimits,
+  UpdateWebsite,
+  WebsiteView,
+  Weekly,
 } from './sdk';
-import type { Query } from './lib/inbox';
 
-// TODO(generated): `WebsiteView` and `WebsiteSettings` live in crates/server (api/websites.rs,
-// websites.rs) because WebsiteSettings embeds natter_visitor's BusinessHours, so ts-rs does
-// not export them. These are minimal structural copies of the fields the settings screen
-// edits; the parts that are generated (Appearance, Prechat, …) are used as they are.
-export interface BusinessHoursLite {
-  time_zone: string;
-  weekly: Partial<Record<Weekday, { open: string; close: string }[]>>;
-  holidays: string[];
-}
-export type Weekday = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
+export type Weekday = keyof Weekly;
 export const WEEKDAYS: Weekday[] = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
-export interface WebsiteSettingsLite {
-  allowed_domains: string[];
-  appearance: Appearance;
-  prechat: Prechat;
-  auto_greet: AutoGreet | null;
-  business_hours: BusinessHoursLite | null;
-  offline: OfflineForm;
-  privacy: Privacy;
-  rate_limits: WebsiteRateLimits;
-  locale: string;
-}
-export interface WebsiteLite {
-  id: number;
-  key: string;
-  name: string;
-  settings: WebsiteSettingsLite;
-  agents: AgentAccess;
-  hmac_configured: boolean;
-  install_snippet: string;
-  created_at: number;
-  updated_at: number;
-}
 
 export class DeskApi {
   constructor(readonly rest: RestClient) {}
@@ -108,7 +76,7 @@ export class DeskApi {
   }
 
   // --- inbox and conversations -------------------------------------------------------------
-  inbox(query: Query): Promise<InboxPage> {
+  inbox(query: InboxParams): Promise<InboxPage> {
     return this.rest.get('/v1/inbox', { query });
   }
   counts(): Promise<InboxCounts> {
@@ -148,8 +116,9 @@ export class DeskApi {
   contactContext(accountId: number): Promise<ContactContext> {
     return this.rest.get(`/v1/contacts/${accountId}/context`);
   }
-  upsertContact(req: { external_id: string; name?: string | null; email?: string | null }): Promise<Account> {
-    return this.rest.post('/v1/contacts', req);
+  /** Corrects a contact's details (a verified contact's name and email: 409 conflict). */
+  editContact(accountId: number, req: ContactEdit): Promise<ProfileSaved> {
+    return this.rest.patch(`/v1/contacts/${accountId}`, req);
   }
 
   // --- canned responses and preferences -----------------------------------------------------
@@ -179,13 +148,13 @@ export class DeskApi {
   setAgentState(accountId: number, req: AgentStateInput): Promise<AgentView> {
     return this.rest.put(`/v1/agents/${accountId}/state`, req);
   }
-  websites(): Promise<WebsiteLite[]> {
+  websites(): Promise<WebsiteView[]> {
     return this.rest.get('/v1/websites');
   }
-  createWebsite(name: string, settings?: WebsiteSettingsLite): Promise<WebsiteLite> {
-    return this.rest.post('/v1/websites', settings ? { name, settings } : { name });
+  createWebsite(req: CreateWebsite): Promise<WebsiteView> {
+    return this.rest.post('/v1/websites', req);
   }
-  updateWebsite(id: number, req: { name?: string; settings?: WebsiteSettingsLite; agents?: AgentAccess }): Promise<WebsiteLite> {
+  updateWebsite(id: number, req: UpdateWebsite): Promise<WebsiteView> {
     return this.rest.put(`/v1/websites/${id}`, req);
   }
   visitors(websiteId: number): Promise<LiveVisitor[]> {

@@ -6,7 +6,7 @@
 // The Preact UI renders `state` and calls the methods here; the browser-specific effects
 // (notifications, sound, favicon, title, history) go through `DeskEnv`, so this file is
 // unit-tested with a fake fetch, fake sockets and a manual clock.
-import { DeskApi, type WebsiteLite } from './api';
+import { DeskApi } from './api';
 import {
   DEFAULT_FILTER,
   PAGE_SIZE,
@@ -52,6 +52,7 @@ import {
   type SessionView,
   type SocketLike,
   type CannedResponse,
+  type WebsiteView,
 } from './sdk';
 
 export type AuthPhase = 'loading' | 'signed_out' | 'mfa' | 'enrol' | 'signed_in';
@@ -141,7 +142,7 @@ export interface DeskState {
   canned: CannedResponse[];
   prefs: AgentPreferences;
   agents: AgentView[];
-  websites: WebsiteLite[];
+  websites: WebsiteView[];
   /** Display names by account id, learnt from every answer that carries one. */
   names: Record<number, string>;
   visitors: Record<number, LiveVisitor[]>;
@@ -202,6 +203,7 @@ export class Desk {
   private lastBadge = -1;
   private websitesLoadedAt = 0;
   private returnTo: Route | null = null;
+  private visitorsTimer: unknown = null;
   private toastSeq = 0;
   /** Conversations I joined by my own action (reply, assign, accept): no "assigned" alert. */
   private selfJoined = new Set<number>();
@@ -375,6 +377,7 @@ export class Desk {
       this.log('logout failed', e);
     }
     this.signedOut(false);
+    this.returnTo = null;
   }
 
   /** The session ended under us (expired, revoked, signed out elsewhere). */
@@ -650,7 +653,14 @@ export class Desk {
       }
       case 'visitor': {
         const list = this.state.visitors[f.website_id];
-        if (!list) break;
+        if (!list) {
+          // Not loaded yet (or a new website): fetch the list, which is the durable truth.
+          if (this.state.route.name === 'visitors') {
+            this.clock.clearTimeout(this.visitorsTimer);
+            this.visitorsTimer = this.clock.setTimeout(() => void this.loadVisitors(), 500);
+          }
+          break;
+        }
         const others = list.filter((v) => v.session.id !== f.visitor.session.id);
         const next = f.action === 'left' ? others : [f.visitor, ...others];
         this.set({ visitors: { ...this.state.visitors, [f.website_id]: next } });
@@ -1228,19 +1238,33 @@ export class Desk {
     this.scheduleCounts();
   }
 
-  /** Renames a contact the host platform knows (`external_id`); others have no edit endpoint. */
-  async saveContact(fields: { name: string; email: string }): Promise<void> {
+  /** Corrects the open conversation's contact (PATCH /v1/contacts/{id}). */
+  async saveContact(fields: { name: string; email: string; phone: string; company: string }): Promise<boolean> {
     const open = this.state.open;
     const ctx = open?.context;
-    if (!open || !ctx?.contact.external_id) return;
-    const account = await this.act(
-      this.api.upsertContact({ external_id: ctx.contact.external_id, name: fields.name.trim() || null, email: fields.email.trim() || null }),
+    if (!open || !ctx) return false;
+    const verified = ctx.contact.identity === 'verified';
+    const clean = (v: string) => v.trim() || null;
+    const saved = await this.act(
+      this.api.editContact(ctx.contact.id, {
+        // A verified contact's name and email belong to the host platform.
+        ...(verified ? {} : { name: clean(fields.name), email: clean(fields.email) }),
+        phone: clean(fields.phone),
+        company: clean(fields.company),
+      }),
       'Could not save the contact',
     );
-    if (!account) return;
-    this.patchOpen(open.id, { context: { ...ctx, contact: account } });
-    this.learnNames([[account.id, account.name ?? account.email]]);
+    if (!saved) return false;
+    const now = this.state.open;
+    if (now && now.id === open.id && now.context) this.patchOpen(open.id, { context: { ...now.context, contact: saved.contact, profile: saved.profile } });
+    this.learnNames([[saved.contact.id, saved.contact.name ?? saved.contact.email]]);
+    this.set({
+      items: this.state.items.map((i) =>
+        i.contact?.id === saved.contact.id ? { ...i, contact: { id: saved.contact.id, name: saved.contact.name, email: saved.contact.email } } : i,
+      ),
+    });
     this.toast('Contact saved');
+    return true;
   }
 
   // --- the agent's status --------------------------------------------------------------------

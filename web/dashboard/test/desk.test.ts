@@ -214,4 +214,60 @@ describe('Desk: live inbox and notifications', () => {
     const bulkCall = t.calls.find((c) => c.path === '/v1/conversations/bulk');
     expect(bulkCall?.headers['X-CSRF-Token']).toBe('csrf-1');
   });
+
+  it('shows the customer typing for five seconds, and alerts "assigned" only when someone else assigned me', async () => {
+    const t = await signedIn();
+    t.sock().receive({ type: 'typing', conversation_id: 5, account_id: 105 });
+    expect(t.desk.state.typing[5]).toMatchObject({ accountId: 105 });
+    t.clock.advance(5_001);
+    expect(t.desk.state.typing[5]).toBeUndefined();
+
+    const joined = (conv: number, id: number) => ({
+      type: 'event',
+      id,
+      at: 1,
+      data: {
+        type: 'participant_joined',
+        participant: { conversation_id: conv, account_id: 1, role: 'agent', visibility: 'full', history_from_seq: 1, joined_at: 0, left_at: null, read_seq: 0, delivered_seq: 0 },
+      },
+    });
+    t.sock().receive(joined(5, 11));
+    await t.settle();
+    expect(t.seen.beeps).toEqual(['assigned']);
+    // Accepting a transfer myself: no alert for the join that follows.
+    t.table['POST /v1/conversations/6/transfer/accept'] = () => ({ status: 204 });
+    t.table['GET /v1/conversations/6'] = () => ({ status: 404, body: { code: 'not_found', message: 'x' } });
+    await t.desk.acceptOffer(6);
+    t.sock().receive(joined(6, 12));
+    await t.settle();
+    expect(t.seen.beeps).toEqual(['assigned']);
+  });
+
+  it('a temporary mute silences the sound of a new message', async () => {
+    const t = await signedIn();
+    const msg = (id: number, seq: number) => ({
+      type: 'event',
+      id,
+      at: 1,
+      data: {
+        type: 'message_created',
+        message: { id: 900 + seq, conversation_id: 5, seq, sender_id: 105, kind: 'text', format: 'plain', body: 'hello?', client_msg_id: null, created_at: 1, edited_at: null, deleted_at: null, reactions: [] },
+      },
+    });
+    t.sock().receive(msg(20, 2));
+    expect(t.seen.beeps).toEqual(['new_message']);
+    t.desk.muteFor(30);
+    t.sock().receive(msg(21, 3));
+    expect(t.seen.beeps).toEqual(['new_message']);
+    // (Expiry by time is covered in notify.test.ts.)
+    t.desk.muteFor(null);
+    t.sock().receive(msg(22, 4));
+    expect(t.seen.beeps).toEqual(['new_message', 'new_message']);
+    // The preferences were saved (debounced).
+    t.clock.advance(500);
+    await t.settle();
+    const saved = t.calls.filter((c) => c.method === 'PUT' && c.path === '/v1/me/preferences');
+    expect(saved.length).toBeGreaterThan(0);
+  });
 });
+

@@ -73,13 +73,17 @@ pub fn router(app: &Arc<App>) -> Router<Arc<App>> {
         ))
         .service(ServeDir::new(dir.join("widget")));
     let workspace = Arc::new(dir.join("app"));
-    let (root, any) = (Arc::clone(&workspace), workspace);
+    let (root, slash, any) = (Arc::clone(&workspace), Arc::clone(&workspace), workspace);
     Router::new()
         .route_service("/widget.js", loader)
         .nest_service("/widget", hashed)
         .route(
             "/app",
             get(move |req: Request| workspace_file(Arc::clone(&root), None, req)),
+        )
+        .route(
+            "/app/",
+            get(move |req: Request| workspace_file(Arc::clone(&slash), None, req)),
         )
         .route(
             "/app/{*path}",

@@ -1,6 +1,6 @@
 // The inbox list: filters → query parameters of GET /v1/inbox, merging a refreshed first page
 // into what is loaded, and patching rows from real-time events between refreshes.
-import type { Conversation, EventPayload, InboxItem, InboxPerson } from '../sdk';
+import type { Conversation, EventPayload, InboxItem, InboxParams, InboxPerson } from '../sdk';
 
 export type ViewName = 'all' | 'mine' | 'unassigned';
 export type SortName = 'activity' | 'waiting';
@@ -21,12 +21,10 @@ export interface InboxFilter {
 export const DEFAULT_FILTER: InboxFilter = { view: 'all', website_id: null, status: 'open', label: null, q: '', sort: 'activity' };
 export const PAGE_SIZE = 50;
 
-export type Query = Record<string, string | number | undefined>;
-
-/** The query string of `GET /v1/inbox` for a filter and a page. */
-export function inboxQuery(f: InboxFilter, cursor: string | null = null, limit = PAGE_SIZE): Query {
+/** The query string of `GET /v1/inbox` for a filter and a page (defaults left out). */
+export function inboxQuery(f: InboxFilter, cursor: string | null = null, limit = PAGE_SIZE): InboxParams {
   const q = f.q.trim().slice(0, 100);
-  const query: Query = {};
+  const query: InboxParams = {};
   if (f.view !== 'all') query.view = f.view;
   if (f.website_id !== null) query.website_id = f.website_id;
   if (f.status !== null) query.status = f.status;

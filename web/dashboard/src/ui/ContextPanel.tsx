@@ -19,6 +19,11 @@ function entries(v: JsonValue | null | undefined): [string, string][] {
   return Object.entries(v as Record<string, JsonValue>).map(([k, x]) => [k, typeof x === 'string' ? x : JSON.stringify(x)]);
 }
 
+function leftAgo(at: number, now: number): string {
+  const age = shortAge(at, now);
+  return age === 'now' ? 'Left just now' : `Left ${age} ago`;
+}
+
 function Field({ label, value, testid }: { label: string; value: string | number | null | undefined; testid?: string }) {
   if (value === null || value === undefined || value === '') return null;
   return (
@@ -33,8 +38,7 @@ export function ContextPanel({ desk }: { desk: Desk }) {
   const s = desk.state;
   const open = s.open;
   const [editing, setEditing] = useState(false);
-  const [name, setName] = useState('');
-  const [email, setEmail] = useState('');
+  const [form, setForm] = useState({ name: '', email: '', phone: '', company: '' });
   if (!open) return null;
   const ctx = open.context;
   if (!ctx) {
@@ -60,21 +64,31 @@ export function ContextPanel({ desk }: { desk: Desk }) {
         {editing ? (
           <form
             class="stack"
+            data-testid="contact-edit"
             onSubmit={(e) => {
               e.preventDefault();
-              void desk.saveContact({ name, email }).then(() => setEditing(false));
+              void desk.saveContact(form).then((ok) => ok && setEditing(false));
             }}
           >
+            {c.identity === 'verified' ? <p class="muted">Name and email of a verified contact come from your platform.</p> : null}
             <label>
               Name
-              <input data-testid="contact-edit-name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+              <input data-testid="contact-edit-name" disabled={c.identity === 'verified'} value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} />
             </label>
             <label>
               Email
-              <input type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+              <input type="email" disabled={c.identity === 'verified'} value={form.email} onInput={(e) => setForm({ ...form, email: e.currentTarget.value })} />
+            </label>
+            <label>
+              Phone
+              <input type="tel" data-testid="contact-edit-phone" value={form.phone} onInput={(e) => setForm({ ...form, phone: e.currentTarget.value })} />
+            </label>
+            <label>
+              Company
+              <input data-testid="contact-edit-company" value={form.company} onInput={(e) => setForm({ ...form, company: e.currentTarget.value })} />
             </label>
             <div class="row">
-              <button class="primary small" type="submit">
+              <button class="primary small" type="submit" data-testid="contact-edit-save">
                 Save
               </button>
               <button class="small" type="button" onClick={() => setEditing(false)}>
@@ -94,23 +108,21 @@ export function ContextPanel({ desk }: { desk: Desk }) {
             </p>
             <dl>
               <Field label="Email" value={c.email} testid="contact-email" />
-              <Field label="Phone" value={ctx.profile.phone} />
-              <Field label="Company" value={ctx.profile.company} />
+              <Field label="Phone" value={ctx.profile.phone} testid="contact-phone" />
+              <Field label="Company" value={ctx.profile.company} testid="contact-company" />
               <Field label="User id" value={c.external_id} />
             </dl>
-            {c.external_id ? (
-              <button
-                type="button"
-                class="small link"
-                onClick={() => {
-                  setName(c.name ?? '');
-                  setEmail(c.email ?? '');
-                  setEditing(true);
-                }}
-              >
-                Edit
-              </button>
-            ) : null}
+            <button
+              type="button"
+              class="small link"
+              data-testid="contact-edit-button"
+              onClick={() => {
+                setForm({ name: c.name ?? '', email: c.email ?? '', phone: ctx.profile.phone ?? '', company: ctx.profile.company ?? '' });
+                setEditing(true);
+              }}
+            >
+              Edit
+            </button>
           </>
         )}
       </section>
@@ -149,7 +161,7 @@ export function ContextPanel({ desk }: { desk: Desk }) {
           </section>
           <section>
             <h3>Now on</h3>
-            {session.ended_at ? <p class="muted">Left {shortAge(session.ended_at, now)} ago</p> : null}
+            {session.ended_at ? <p class="muted">{leftAgo(session.ended_at, now)}</p> : null}
             {session.current_url ? (
               <p data-testid="contact-current-page">
                 <a href={session.current_url} target="_blank" rel="noopener noreferrer">

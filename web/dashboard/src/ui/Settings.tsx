@@ -3,11 +3,11 @@
 // websites (appearance with a live widget preview, domains, hours, pre-chat fields, install
 // snippet) and the agents (invite, role, deactivate, website access).
 import { useEffect, useState } from 'preact/hooks';
-import { WEEKDAYS, type BusinessHoursLite, type WebsiteLite, type WebsiteSettingsLite, type Weekday } from '../api';
+import { WEEKDAYS, type Weekday } from '../api';
 import type { Desk } from '../desk';
 import { SETTINGS_SECTIONS, type SettingsSection } from '../lib/route';
 import { isConversationMuted, MUTE_CHOICES, withConversationMuted } from '../lib/prefs';
-import type { ApiTokenInfo, CannedResponse, FormField, SessionInfo, StaffRole } from '../sdk';
+import type { ApiTokenInfo, BusinessHours, CannedResponse, FormField, SessionInfo, StaffRole, WebsiteSettings, WebsiteView } from '../sdk';
 import { useDesk } from './hooks';
 import { TotpSetup } from './Totp';
 
@@ -461,7 +461,7 @@ function Websites({ desk }: { desk: Desk }) {
           class="row"
           onSubmit={(e) => {
             e.preventDefault();
-            void desk.api.createWebsite(newName).then(
+            void desk.api.createWebsite({ name: newName }).then(
               async (w) => {
                 setNewName('');
                 await desk.reloadWebsites();
@@ -487,15 +487,15 @@ function Websites({ desk }: { desk: Desk }) {
 
 const blankField = (): FormField => ({ key: '', kind: 'text', label: '', required: false });
 
-function WebsiteEditor({ desk, site }: { desk: Desk; site: WebsiteLite }) {
+function WebsiteEditor({ desk, site }: { desk: Desk; site: WebsiteView }) {
   const [name, setName] = useState(site.name);
-  const [settings, setSettings] = useState<WebsiteSettingsLite>(site.settings);
+  const [settings, setSettings] = useState<WebsiteSettings>(site.settings);
   const [domains, setDomains] = useState(site.settings.allowed_domains.join('\n'));
   const [copied, setCopied] = useState(false);
   const a = settings.appearance;
   const hours = settings.business_hours;
   const setA = (patch: Partial<typeof a>) => setSettings({ ...settings, appearance: { ...a, ...patch } });
-  const setHours = (h: BusinessHoursLite | null) => setSettings({ ...settings, business_hours: h });
+  const setHours = (h: BusinessHours | null) => setSettings({ ...settings, business_hours: h });
   const setFields = (fields: FormField[]) => setSettings({ ...settings, prechat: { ...settings.prechat, fields } });
   const save = async () => {
     const next = { ...settings, allowed_domains: domains.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean) };
@@ -669,7 +669,7 @@ function WebsiteEditor({ desk, site }: { desk: Desk; site: WebsiteLite }) {
 }
 
 /** A live preview of the widget with the appearance being edited (not the real widget app). */
-function WidgetPreview({ settings, name }: { settings: WebsiteSettingsLite; name: string }) {
+function WidgetPreview({ settings, name }: { settings: WebsiteSettings; name: string }) {
   const a = settings.appearance;
   const left = a.position === 'bottom-left';
   return (
@@ -722,7 +722,7 @@ function Agents({ desk }: { desk: Desk }) {
       (err) => desk.toast(msg(err), 'error'),
     );
   };
-  const setAccess = (site: WebsiteLite, all: boolean, ids: number[]) =>
+  const setAccess = (site: WebsiteView, all: boolean, ids: number[]) =>
     void desk.api.updateWebsite(site.id, { agents: { all, account_ids: ids } }).then(
       () => desk.reloadWebsites(),
       (e) => desk.toast(msg(e), 'error'),

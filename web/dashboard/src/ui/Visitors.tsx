@@ -23,7 +23,7 @@ export function VisitorsPage({ desk }: { desk: Desk }) {
       {s.websites.map((w) => {
         const list = s.visitors[w.id] ?? [];
         return (
-          <section key={w.id} class="card">
+          <section key={w.id} class="card" data-testid="visitors-website" data-website={w.id}>
             <h2>
               {w.name} <span class="count">{list.length}</span>
             </h2>
