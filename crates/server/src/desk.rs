@@ -504,17 +504,21 @@ impl App {
         if !req.conversation_ids.iter().all(|id| seen.insert(*id)) {
             return Err(Error::invalid("conversation_ids must be distinct"));
         }
-        let action = Bulk::parse(req, actor.id)?;
-        if let Bulk::Assign(agent) = &action {
-            let staff = self
-                .store
-                .staff(actor.workspace_id)
-                .await
-                .map_err(Self::public_error)?;
-            if !staff.iter().any(|a| a.id == *agent) {
-                return Err(Error::invalid("account_id must be an active staff member"));
+        let action = match Bulk::parse(req, actor.id)? {
+            // Looked up once for the whole request, not once per conversation.
+            Bulk::Assign(Target::Id(id)) => {
+                let agent = self
+                    .store
+                    .staff(actor.workspace_id)
+                    .await
+                    .map_err(Self::public_error)?
+                    .into_iter()
+                    .find(|a| a.id == id)
+                    .ok_or_else(|| Error::invalid("account_id must be an active staff member"))?;
+                Bulk::Assign(Target::Account(Box::new(agent)))
             }
-        }
+            other => other,
+        };
         let mut results = Vec::with_capacity(n);
         for &id in &req.conversation_ids {
             let outcome = self.bulk_one(actor, id, &action).await;
@@ -539,7 +543,10 @@ impl App {
                 self.update_conversation(actor, id, Some(*status), None)
                     .await?;
             }
-            Bulk::Assign(agent) => self.assign(actor, &conversation, *agent).await?,
+            Bulk::Assign(Target::Account(agent)) => {
+                self.assign(actor, &conversation, agent).await?;
+            }
+            Bulk::Assign(Target::Id(_)) => return Err(Error::internal()),
             Bulk::Label(label) => {
                 self.store
                     .add_label(actor.workspace_id, id, label, desk::MAX_LABELS)
@@ -564,19 +571,12 @@ impl App {
         &self,
         actor: &Account,
         conversation: &natter_core::model::Conversation,
-        agent: AccountId,
+        agent_account: &Account,
     ) -> Result<(), Error> {
-        let agent_account = self
-            .store
-            .staff(actor.workspace_id)
-            .await
-            .map_err(Self::public_error)?
-            .into_iter()
-            .find(|a| a.id == agent)
-            .ok_or_else(|| Error::invalid("account_id must be an active staff member"))?;
+        let agent = agent_account.id;
         if let Some(w) = conversation.website_id
             && let Some(site) = self.websites.by_id(self, w).await?
-            && !site.served_by(&agent_account)
+            && !site.served_by(agent_account)
         {
             return Err(Error::new(
                 ErrorCode::Forbidden,
@@ -618,10 +618,16 @@ impl App {
     }
 }
 
+/// Who an `assign` is for: the id as asked, then the staff member once looked up.
+enum Target {
+    Id(AccountId),
+    Account(Box<Account>),
+}
+
 /// A parsed bulk action.
 enum Bulk {
     Status(ConversationStatus),
-    Assign(AccountId),
+    Assign(Target),
     Label(String),
     Unlabel(String),
 }
@@ -638,7 +644,7 @@ impl Bulk {
             "resolve" => Self::Status(ConversationStatus::Resolved),
             "reopen" => Self::Status(ConversationStatus::Open),
             "archive" => Self::Status(ConversationStatus::Archived),
-            "assign" => Self::Assign(req.account_id.unwrap_or(caller)),
+            "assign" => Self::Assign(Target::Id(req.account_id.unwrap_or(caller))),
             "label" => Self::Label(label()?),
             "unlabel" => Self::Unlabel(label()?),
             _ => {
