@@ -593,6 +593,16 @@ test('the owner sees live visitors and manages websites, canned responses and ag
   await page.getByTestId('settings-notifications').click();
   await page.getByTestId('pref-sound-new_message').uncheck();
   await eventually(async () => (await passwordPrefs()).sounds.new_message === false, 'the saved preference');
+
+  // The owner's own name and photo, which visitors see next to their replies.
+  await page.getByTestId('settings-profile').click();
+  await page.getByTestId('profile-name').fill('Olive Owner');
+  await page.getByTestId('profile-photo').fill('https://cdn.example.com/olive.png');
+  await page.getByTestId('profile-save').click();
+  await page.getByTestId('toast').filter({ hasText: 'Profile saved' }).waitFor({ timeout: WAIT_MS });
+  const profile = await (await passwordSession(natter.base, natter.owner.email, natter.owner.password)).call('GET', '/v1/me');
+  assert.equal(profile.body.name, 'Olive Owner');
+  assert.equal(profile.body.avatar_url, 'https://cdn.example.com/olive.png');
   await context.close();
   await paula.context.close();
   await site.stop();

@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -88,6 +88,47 @@ export async function hostSite(html) {
     origin: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     stop: () => new Promise((r) => server.close(r)),
+  };
+}
+
+/**
+ * An HTTP proxy in front of natter that passes plain HTTP through (streamed, so SSE works) but
+ * cuts every WebSocket upgrade, as some company proxies do. Resolves with
+ * { origin, upgrades(), stop }: `upgrades()` counts the WebSockets it refused.
+ */
+export async function proxyWithoutWebSockets(target) {
+  const to = new URL(target);
+  let refused = 0;
+  const sockets = new Set();
+  const server = createServer((req, res) => {
+    const upstream = httpRequest(
+      { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (_req, socket) => {
+    refused++;
+    socket.destroy();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    upgrades: () => refused,
+    stop: () =>
+      new Promise((r) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(r);
+      }),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   eventually,
   hostSite,
   pageWithSnippet,
+  proxyWithoutWebSockets,
   screenshot,
   startNatter,
   widget,
@@ -151,6 +152,128 @@ test('a visitor identifies, chats with an agent who answers through the API, and
   await agent.close();
   await context.close();
   await site.stop();
+});
+
+test('a visitor who gives only a name and email just before the first message keeps the conversation', async () => {
+  const site = await siteWithWidget('Bookshop');
+  const context = await chromium.instance.newContext({ viewport: { width: 1280, height: 800 } });
+  const agent = await agentOnline(context, natter.base, natter.token);
+  const page = await context.newPage();
+  await page.goto(site.origin + '/');
+  const frame = widget(page);
+  await frame.getByTestId('launcher').click({ timeout: WAIT_MS });
+  await frame.locator('[data-testid="panel"][data-view="chat"]').waitFor({ timeout: WAIT_MS });
+
+  // The host page knows the name and email but has no proof (no user_hash): the call races
+  // the visitor's first message, which must still be sent in the visitor's own chat.
+  await page.evaluate(() => window.Natter.identify({ name: 'Bea Visitor', email: 'bea@example.com' }));
+  await frame.getByTestId('composer').fill('Do you have the new atlas?');
+  await frame.getByTestId('composer').press('Enter');
+  const mine = frame
+    .locator('[data-testid="message"][data-sender="visitor"]:not([data-status="pending"])')
+    .filter({ hasText: 'the new atlas' });
+  await mine.waitFor({ timeout: WAIT_MS });
+  assert.notEqual(await mine.getAttribute('data-status'), 'failed');
+
+  const conversation = await eventually(async () => {
+    const inbox = await call('GET', `/v1/inbox?view=unassigned&website_id=${site.id}`);
+    return inbox.body.items[0]?.conversation;
+  }, 'the chat in the inbox');
+  const history = await call('GET', `/v1/conversations/${conversation.id}/messages`);
+  assert.deepEqual(
+    history.body.map((m) => m.body),
+    ['Do you have the new atlas?'],
+  );
+  const detail = await call('GET', `/v1/conversations/${conversation.id}`);
+  const visitorId = detail.body.participants.find((p) => p.role === 'customer').account_id;
+  const contact = await eventually(async () => {
+    const context = await call('GET', `/v1/contacts/${visitorId}/context`);
+    return context.body.contact.name === 'Bea Visitor' ? context.body.contact : null;
+  }, 'the name on the chat\'s contact');
+  assert.equal(contact.email, 'bea@example.com');
+  assert.equal(contact.identity, 'identified');
+
+  // The agent who answers has a name and a photo; the visitor sees both by the reply.
+  const photo = `${site.origin}/staff/sam.png`;
+  const me = await call('PATCH', '/v1/me', { name: 'Sam Bookseller', avatar_url: photo });
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  await call('POST', `/v1/conversations/${conversation.id}/messages`, { body: 'Yes, one copy left.' });
+  await frame
+    .locator('[data-testid="message"][data-sender="agent"]')
+    .filter({ hasText: 'one copy left' })
+    .waitFor({ timeout: WAIT_MS });
+  await frame.getByTestId('agent-name').filter({ hasText: 'Sam Bookseller' }).first().waitFor({ timeout: WAIT_MS });
+  assert.equal(await frame.getByTestId('agent-photo').first().getAttribute('src'), photo);
+  await page.reload();
+  await frame.getByTestId('launcher').click({ timeout: WAIT_MS });
+  await frame
+    .locator('[data-testid="message"][data-sender="visitor"]')
+    .filter({ hasText: 'the new atlas' })
+    .waitFor({ timeout: WAIT_MS });
+  await screenshot(page, 'widget-identify-details');
+  await agent.close();
+  await context.close();
+  await site.stop();
+});
+
+test('where a proxy cuts WebSockets the widget chats over SSE and keeps the conversation across a reload', async () => {
+  const proxy = await proxyWithoutWebSockets(natter.base);
+  // The host page loads the widget through the proxy, so everything the widget does goes
+  // through it: plain HTTP passes, WebSocket upgrades are cut.
+  let snippet = '';
+  const site = await hostSite((path) => pageWithSnippet(snippet, 'Proxied shop')(path));
+  const created = await website('Proxied shop', [site.host]);
+  snippet = created.snippet.replaceAll(natter.base, proxy.origin);
+  assert.notEqual(snippet, created.snippet);
+  const context = await chromium.instance.newContext({ viewport: { width: 1280, height: 800 } });
+  const agent = await agentOnline(context, natter.base, natter.token);
+  const page = await context.newPage();
+  await page.goto(site.origin + '/');
+  const frame = widget(page);
+  await frame.getByTestId('launcher').click({ timeout: WAIT_MS });
+  await frame.locator('[data-testid="panel"][data-transport="fallback"]').waitFor({ timeout: WAIT_MS });
+  assert.ok(proxy.upgrades() >= 2, `WebSocket attempts refused: ${proxy.upgrades()}`);
+
+  await frame.getByTestId('composer').fill('Hello from behind the proxy');
+  await frame.getByTestId('composer').press('Enter');
+  await frame
+    .locator('[data-testid="message"][data-sender="visitor"]:not([data-status="pending"]):not([data-status="failed"])')
+    .filter({ hasText: 'behind the proxy' })
+    .waitFor({ timeout: WAIT_MS });
+  const conversation = await eventually(async () => {
+    const inbox = await call('GET', `/v1/inbox?view=unassigned&website_id=${created.id}`);
+    return inbox.body.items[0]?.conversation;
+  }, 'the chat in the inbox');
+  // The reply reaches the widget over the event stream.
+  await call('POST', `/v1/conversations/${conversation.id}/messages`, { body: 'Reached you over SSE.' });
+  await frame
+    .locator('[data-testid="message"][data-sender="agent"]')
+    .filter({ hasText: 'Reached you over SSE.' })
+    .waitFor({ timeout: WAIT_MS });
+  await screenshot(page, 'widget-sse-fallback');
+
+  // A reload starts over with the WebSocket, falls back again and resumes the same chat.
+  await page.reload();
+  await frame.getByTestId('launcher').click({ timeout: WAIT_MS });
+  await frame.locator('[data-testid="panel"][data-transport="fallback"]').waitFor({ timeout: WAIT_MS });
+  await frame
+    .locator('[data-testid="message"][data-sender="agent"]')
+    .filter({ hasText: 'Reached you over SSE.' })
+    .waitFor({ timeout: WAIT_MS });
+  await call('POST', `/v1/conversations/${conversation.id}/messages`, { body: 'Still here after the reload.' });
+  await frame
+    .locator('[data-testid="message"][data-sender="agent"]')
+    .filter({ hasText: 'Still here after the reload.' })
+    .waitFor({ timeout: WAIT_MS });
+  const history = await call('GET', `/v1/conversations/${conversation.id}/messages`);
+  assert.deepEqual(
+    history.body.map((m) => m.body),
+    ['Hello from behind the proxy', 'Reached you over SSE.', 'Still here after the reload.'],
+  );
+  await agent.close();
+  await context.close();
+  await site.stop();
+  await proxy.stop();
 });
 
 test('a page on a domain the website does not allow gets no widget', async () => {

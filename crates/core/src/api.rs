@@ -73,6 +73,9 @@ pub struct Person {
     /// `staff` or `contact`.
     pub kind: String,
     pub name: Option<String>,
+    /// A staff member's photo URL (never a contact's).
+    #[serde(default)]
+    pub avatar_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

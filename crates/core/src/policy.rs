@@ -106,6 +106,7 @@ mod tests {
             external_id: None,
             name: None,
             email: None,
+            avatar_url: None,
             created_at: 0,
         }
     }

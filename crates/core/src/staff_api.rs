@@ -106,6 +106,24 @@ pub struct RecoveryCodes {
 
 // --- staff accounts and tokens (crates/server/src/api/accounts.rs) -----------------------------
 
+/// A staff member's own display details (`PATCH /v1/me`): what colleagues and visitors see.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, optional_fields = nullable)
+)]
+#[serde(deny_unknown_fields)]
+pub struct MeEdit {
+    /// 1 to 200 characters.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An http(s) URL of a photo; `""` removes it. Visitors see it in the widget when the
+    /// website shows agent photos.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[cfg_attr(
     feature = "ts",

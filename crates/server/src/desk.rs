@@ -10,6 +10,7 @@ use natter_core::model::{
     Account, ConversationStatus, IdentityState, ParticipantRole, StaffRole, Visibility,
 };
 use natter_core::protocol::ServerFrame;
+use natter_core::staff_api::MeEdit;
 use natter_core::{AccountId, ConversationId, Error, ErrorCode, WebsiteId};
 use natter_store::{CannedFields, InboxQuery, InboxView, ProfileUpdate};
 
@@ -33,6 +34,29 @@ fn check_chars(field: &str, value: &str, max: usize) -> Result<(), Error> {
 }
 
 impl App {
+    /// A staff member changes their own name or photo.
+    pub async fn edit_me(&self, actor: &Account, edit: &MeEdit) -> Result<Account, Error> {
+        check_staff(actor)?;
+        if let Some(name) = &edit.name {
+            check_chars("name", name, 200)?;
+            if name.chars().any(char::is_control) {
+                return Err(Error::invalid("name must not contain control characters"));
+            }
+        }
+        let avatar_url = match edit.avatar_url.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(url) => {
+                crate::websites::check_image_url("avatar_url", url)?;
+                Some(Some(url))
+            }
+        };
+        self.store
+            .update_staff_profile(actor.id, edit.name.as_deref().map(str::trim), avatar_url)
+            .await
+            .map_err(Self::public_error)
+    }
+
     /// The inbox query an actor may run: their websites, the view, filters and page size.
     async fn inbox_query(&self, actor: &Account, p: &InboxParams) -> Result<InboxQuery, Error> {
         check_staff(actor)?;

@@ -900,8 +900,8 @@ impl App {
             .await
             .map_err(Self::public_error)?
             .into_iter()
-            .filter(|(_, staff, _)| *staff)
-            .map(|(id, _, _)| id)
+            .filter(|p| p.staff)
+            .map(|p| p.account_id)
             .collect())
     }
 

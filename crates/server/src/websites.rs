@@ -43,6 +43,20 @@ fn check_short(field: &str, value: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// An image URL that browsers will load from a page: http(s), at most 2,048 bytes, no
+/// whitespace or control characters (which would let it break out of an attribute or CSS).
+pub(crate) fn check_image_url(field: &str, url: &str) -> Result<(), Error> {
+    let well_formed = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() > "http://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !well_formed || url.len() > 2048 {
+        return Err(invalid(format!(
+            "{field} must be an http(s) URL of at most 2048 bytes"
+        )));
+    }
+    Ok(())
+}
+
 fn check_fields(form: &str, fields: &[FormField]) -> Result<(), Error> {
     if fields.len() > MAX_FORM_FIELDS {
         return Err(invalid(format!(
@@ -99,16 +113,9 @@ pub fn validate_settings(settings: &WebsiteSettings) -> Result<(), Error> {
             "appearance.position must be bottom-right or bottom-left",
         ));
     }
-    if let Some(url) = &a.logo_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(invalid("appearance.logo_url must be an http(s) URL"));
+    if let Some(url) = &a.logo_url {
+        check_image_url("appearance.logo_url", url)?;
     }
-    check_short(
-        "appearance.logo_url",
-        a.logo_url.as_deref().unwrap_or(""),
-        2048,
-    )?;
     check_short("appearance.welcome_text", &a.welcome_text, 500)?;
     check_short("appearance.launcher_text", &a.launcher_text, 60)?;
     check_fields("prechat", &settings.prechat.fields)?;

@@ -41,6 +41,10 @@ fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<(), 
     Ok(())
 }
 
+fn is_verified(account: &Account) -> bool {
+    account.identity == Some(natter_core::model::IdentityState::Verified)
+}
+
 fn check_page(page: &PageInfo) -> Result<(), Error> {
     if !(page.url.starts_with("http://") || page.url.starts_with("https://")) {
         return Err(Error::invalid("page.url must be an http(s) URL"));
@@ -275,6 +279,17 @@ impl App {
         optional_text("phone", &req.phone, 40)?;
         optional_text("company", &req.company, 200)?;
         check_object("custom_data", &req.custom_data)?;
+        if req.user_id.is_none() && req.token.is_none() {
+            // Details without a claimed identity (`identify({name, email})`): they describe
+            // this visitor, who keeps their contact, token and conversations. Treating them
+            // as a new person would strand the chat the visitor already has open.
+            if req.user_hash.is_some() {
+                return Err(Error::invalid(
+                    "user_hash needs the user_id it was made for",
+                ));
+            }
+            return self.identify_details(principal, &site, req).await;
+        }
         let (contact, _, _) = self
             .identify_contact(Identify {
                 workspace: site.record.workspace_id,
@@ -301,6 +316,53 @@ impl App {
             )
             .await
             .map_err(Self::public_error)?;
+        self.identified(contact, profile, &site)
+    }
+
+    /// `identify` with details only: saved on the calling visitor like a profile.
+    async fn identify_details(
+        &self,
+        principal: &Principal,
+        site: &Website,
+        req: WidgetIdentify,
+    ) -> Result<WidgetIdentified, Error> {
+        let settings = self
+            .store
+            .contact_identity(site.record.workspace_id)
+            .await
+            .map_err(Self::public_error)?;
+        if settings.require_verified && !is_verified(&principal.account) {
+            return Err(Error::forbidden(
+                "this workspace only talks to verified contacts: identify with user_hash or a token",
+            ));
+        }
+        if req.name.as_ref().is_some_and(|n| n.is_empty()) {
+            return Err(Error::invalid("name must be 1 to 200 bytes"));
+        }
+        let (contact, profile) = self
+            .save_details(
+                principal,
+                site,
+                ProfileUpdate {
+                    name: req.name,
+                    email: req.email,
+                    phone: req.phone,
+                    company: req.company,
+                    custom_data: req.custom_data,
+                    fields: None,
+                },
+            )
+            .await?;
+        self.identified(contact, profile, site)
+    }
+
+    /// The answer to `identify`: the contact with a fresh visitor token of this website.
+    fn identified(
+        &self,
+        contact: Account,
+        profile: ContactProfile,
+        site: &Website,
+    ) -> Result<WidgetIdentified, Error> {
         let (token, expires_at) = self.visitor_token(&contact, Some(site.record.id))?;
         Ok(WidgetIdentified {
             contact,
@@ -319,32 +381,40 @@ impl App {
         req: ProfileInput,
     ) -> Result<(Account, ContactProfile), Error> {
         let site = self.visitor(principal, key, facts).await?;
-        optional_text("name", &req.name, 200)?;
         optional_text("phone", &req.phone, 40)?;
-        if let Some(email) = &req.email {
+        check_object("fields", &req.fields)?;
+        self.save_details(
+            principal,
+            &site,
+            ProfileUpdate {
+                name: req.name,
+                email: req.email,
+                phone: req.phone,
+                fields: req.fields,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Saves what a visitor told about themselves on their own contact. A verified
+    /// visitor's name and email come from their platform, not from a form or a script.
+    async fn save_details(
+        &self,
+        principal: &Principal,
+        site: &Website,
+        mut update: ProfileUpdate,
+    ) -> Result<(Account, ContactProfile), Error> {
+        optional_text("name", &update.name, 200)?;
+        if let Some(email) = &update.email {
             crate::app::check_email(email)?;
         }
-        check_object("fields", &req.fields)?;
-        let verified =
-            principal.account.identity == Some(natter_core::model::IdentityState::Verified);
-        // A verified visitor's name and email come from their platform, not from a form.
-        let (name, email) = if verified {
-            (None, None)
-        } else {
-            (req.name, req.email)
-        };
+        if is_verified(&principal.account) {
+            update.name = None;
+            update.email = None;
+        }
         self.store
-            .update_contact_profile(
-                principal.account.id,
-                Some(site.record.id),
-                &ProfileUpdate {
-                    name,
-                    email,
-                    phone: req.phone,
-                    fields: req.fields,
-                    ..Default::default()
-                },
-            )
+            .update_contact_profile(principal.account.id, Some(site.record.id), &update)
             .await
             .map_err(Self::public_error)
     }

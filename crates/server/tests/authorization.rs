@@ -312,6 +312,7 @@ enum Case {
     Preferences,
     SetPreferences,
     EditContact,
+    EditMe,
 }
 
 impl Case {
@@ -634,6 +635,8 @@ const DESK_ROWS: &[Row] = &[
     row("PUT /v1/me/preferences",                         SetPreferences,       [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
     // The customer of `S`; a workspace-B owner finds no such contact.
     row("PATCH /v1/contacts/{account_id}",                EditContact,          [A, A, A, A, F, F, F, F, F, U, U, N, F, U]),
+    // One's own name and photo: every staff member (a workspace-B owner changes their own).
+    row("PATCH /v1/me",                                   EditMe,               [A, A, A, A, F, F, F, F, F, U, U, A, F, U]),
 ];
 
 /// An endpoint that needs no credentials, by design.
@@ -1868,6 +1871,10 @@ impl World {
                 Some(json!({"phone": "+44 20 7946 0000", "company": "Acme"})),
             ),
             Preferences => req("/v1/me/preferences", None),
+            EditMe => req(
+                "/v1/me",
+                Some(json!({"avatar_url": "https://cdn.example.com/staff/me.png"})),
+            ),
             SetPreferences => req(
                 "/v1/me/preferences",
                 Some(json!({"desktop": false, "volume": 30, "muted_until": null,

@@ -576,6 +576,174 @@ async fn a_websites_own_secret_verifies_visitors_who_then_continue_on_another_de
 }
 
 both_backends!(
+    identify_with_only_a_name_and_email_keeps_the_visitor_and_their_chat,
+    identify_with_only_a_name_and_email_keeps_the_visitor_and_their_chat
+);
+async fn identify_with_only_a_name_and_email_keeps_the_visitor_and_their_chat(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (_, key) = website(&server, "Shop", settings(&["shop.example.com"])).await;
+    let mut visitor = Browser::new(&server, SHOP);
+    let started = visitor.start(&key, "https://shop.example.com/", None).await;
+    let (_, created) = visitor
+        .call(
+            "POST",
+            "/v1/conversations",
+            Some(json!({"kind": "support"})),
+        )
+        .await;
+    let conversation = created["conversation"]["id"].as_i64().unwrap();
+
+    let identify = format!("/v1/widget/{key}/identify");
+    for (body, code) in [
+        (json!({"user_hash": "abc"}), "invalid_field"),
+        (json!({"name": ""}), "invalid_field"),
+        (json!({"email": "not an email"}), "invalid_field"),
+    ] {
+        let (status, error) = visitor.call("POST", &identify, Some(body.clone())).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some(code)),
+            "{body}"
+        );
+    }
+    let (status, identified) = visitor
+        .call(
+            "POST",
+            &identify,
+            Some(json!({"name": "Ann", "email": "ann@example.com", "company": "Acme"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{identified}");
+    // The same person, now identified by what they told, with their conversation.
+    assert_eq!(identified["contact"]["id"], started["contact"]["id"]);
+    assert_eq!(identified["contact"]["identity"], "identified");
+    assert_eq!(identified["contact"]["name"], "Ann");
+    assert_eq!(identified["contact"]["email"], "ann@example.com");
+    assert_eq!(identified["profile"]["company"], "Acme");
+    visitor.token = Some(identified["token"].as_str().unwrap().to_string());
+    let (status, _) = visitor
+        .call(
+            "POST",
+            &format!("/v1/conversations/{conversation}/messages"),
+            Some(json!({"body": "It's Ann, about order 1234"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let again = visitor.start(&key, "https://shop.example.com/", None).await;
+    assert_eq!(again["contact"]["id"], started["contact"]["id"]);
+    assert_eq!(again["conversation_id"], conversation);
+
+    // Staff see the details on the contact of the chat.
+    let (status, contact) = server
+        .admin()
+        .get(&format!(
+            "/v1/contacts/{}/context",
+            started["contact"]["id"].as_i64().unwrap()
+        ))
+        .await;
+    assert_eq!(status, 200, "{contact}");
+    assert_eq!(contact["contact"]["name"], "Ann", "{contact}");
+}
+
+both_backends!(
+    visitors_see_the_name_and_photo_the_agent_chose_and_nothing_of_other_contacts,
+    visitors_see_the_name_and_photo_the_agent_chose_and_nothing_of_other_contacts
+);
+async fn visitors_see_the_name_and_photo_the_agent_chose_and_nothing_of_other_contacts(
+    backend: Backend,
+) {
+    let server = Server::start(backend).await;
+    let admin = server.admin();
+    for (body, status, code) in [
+        (
+            json!({"avatar_url": "javascript:alert(1)"}),
+            400,
+            "invalid_field",
+        ),
+        (
+            json!({"avatar_url": "https://cdn.example.com/a b.png"}),
+            400,
+            "invalid_field",
+        ),
+        (
+            json!({"avatar_url": format!("https://cdn.example.com/{}", "a".repeat(2048))}),
+            400,
+            "invalid_field",
+        ),
+        (json!({"name": "   "}), 400, "invalid_field"),
+        (json!({"name": "x".repeat(201)}), 413, "too_large"),
+        (json!({"role": "owner"}), 400, "malformed_request"),
+    ] {
+        let (got, error) = admin.call("PATCH", "/v1/me", Some(body.clone())).await;
+        assert_eq!(
+            (got, error["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let photo = "https://cdn.example.com/staff/sam.png";
+    let (status, me) = admin
+        .call(
+            "PATCH",
+            "/v1/me",
+            Some(json!({"name": "Sam", "avatar_url": photo})),
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["name"].as_str(), me["avatar_url"].as_str()),
+        (Some("Sam"), Some(photo))
+    );
+    let (_, me) = admin.get("/v1/me").await;
+    assert_eq!(me["avatar_url"], photo);
+
+    let (_, key) = website(&server, "Shop", settings(&["shop.example.com"])).await;
+    let mut visitor = Browser::new(&server, SHOP);
+    visitor.start(&key, "https://shop.example.com/", None).await;
+    let (_, created) = visitor
+        .call(
+            "POST",
+            "/v1/conversations",
+            Some(json!({"kind": "support"})),
+        )
+        .await;
+    let conversation = created["conversation"]["id"].as_i64().unwrap();
+    let (status, _) = admin
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"body": "Hello, Sam here"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, detail) = visitor
+        .call("GET", &format!("/v1/conversations/{conversation}"), None)
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    let people = detail["people"].as_array().unwrap();
+    let staff: Vec<&Value> = people.iter().filter(|p| p["kind"] == "staff").collect();
+    assert_eq!(staff.len(), 1, "{detail}");
+    assert_eq!(
+        (staff[0]["name"].as_str(), staff[0]["avatar_url"].as_str()),
+        (Some("Sam"), Some(photo))
+    );
+    assert!(
+        people
+            .iter()
+            .filter(|p| p["kind"] == "contact")
+            .all(|p| p["avatar_url"].is_null()),
+        "{detail}"
+    );
+
+    // An empty URL removes the photo; the name stays.
+    let (status, me) = admin
+        .call("PATCH", "/v1/me", Some(json!({"avatar_url": ""})))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert!(me["avatar_url"].is_null(), "{me}");
+    assert_eq!(me["name"], "Sam");
+}
+
+both_backends!(
     visits_are_enriched_and_agents_see_live_visitors_with_their_trail,
     visits_are_enriched_and_agents_see_live_visitors_with_their_trail
 );

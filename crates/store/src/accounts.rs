@@ -243,6 +243,32 @@ impl Store {
         Ok(())
     }
 
+    /// A staff member's own display details: `name` when given; `avatar_url` when given
+    /// (`Some(None)` removes the photo). Returns the account as it is now.
+    pub async fn update_staff_profile(
+        &self,
+        id: AccountId,
+        name: Option<&str>,
+        avatar_url: Option<Option<&str>>,
+    ) -> Result<Account, StoreError> {
+        let row = sqlx::query(concat!(
+            "update account set name = coalesce($1, name),
+                 avatar_url = case when $2 = 1 then $3 else avatar_url end, updated_at = $4
+             where account_id = $5 and kind = 'staff'
+             returning ",
+            account_columns!()
+        ))
+        .bind(name)
+        .bind(i64::from(avatar_url.is_some()))
+        .bind(avatar_url.flatten())
+        .bind(now_millis())
+        .bind(id.0)
+        .fetch_optional(&self.write)
+        .await?
+        .ok_or_else(|| StoreError::Domain(Error::not_found("account")))?;
+        rows::account(&row)
+    }
+
     /// Active staff accounts with this email, in any workspace (for the command line).
     pub async fn staff_by_email(&self, email: &str) -> Result<Vec<Account>, StoreError> {
         let rows = sqlx::query(concat!(

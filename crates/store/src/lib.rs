@@ -42,7 +42,9 @@ pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, Token
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
 pub use routing::{AgentRecord, Assigned, QueueRecord, RuleRecord, TeamRecord, TransferOffer};
 pub use sso::{NewSsoAttempt, SsoAttempt, SsoConfig, SsoConfigUpdate};
-pub use websites::{NewVisitorSession, ProfileUpdate, WebsiteRecord, WebsiteUpdate};
+pub use websites::{
+    NewVisitorSession, ParticipantName, ProfileUpdate, WebsiteRecord, WebsiteUpdate,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -14,7 +14,7 @@ use crate::StoreError;
 macro_rules! account_columns {
     () => {
         "account_id, workspace_id, kind, role, identity, \
-     external_id, name, email, created_at"
+     external_id, name, email, avatar_url, created_at"
     };
 }
 pub(crate) use account_columns;
@@ -23,7 +23,7 @@ pub(crate) use account_columns;
 macro_rules! a_account_columns {
     () => {
         "a.account_id, a.workspace_id, a.kind, a.role, \
-     a.identity, a.external_id, a.name, a.email, a.created_at"
+     a.identity, a.external_id, a.name, a.email, a.avatar_url, a.created_at"
     };
 }
 pub(crate) use a_account_columns;
@@ -95,6 +95,7 @@ pub(crate) fn account(row: &AnyRow) -> Result<Account, StoreError> {
         external_id: row.try_get("external_id")?,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
+        avatar_url: row.try_get("avatar_url")?,
         created_at: row.try_get("created_at")?,
     })
 }

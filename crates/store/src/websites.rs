@@ -70,6 +70,16 @@ pub struct ProfileUpdate {
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Who an active participant is, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantName {
+    pub account_id: AccountId,
+    pub staff: bool,
+    pub name: Option<String>,
+    /// Staff only.
+    pub avatar_url: Option<String>,
+}
+
 macro_rules! website_columns {
     () => {
         "website_id, workspace_id, public_key, name, settings, hmac_secret, agent_access, \
@@ -981,9 +991,9 @@ impl Store {
     pub async fn participant_names(
         &self,
         conversation: natter_core::ConversationId,
-    ) -> Result<Vec<(AccountId, bool, Option<String>)>, StoreError> {
+    ) -> Result<Vec<ParticipantName>, StoreError> {
         let rows = sqlx::query(
-            "select a.account_id, a.kind, a.name from participant p
+            "select a.account_id, a.kind, a.name, a.avatar_url from participant p
              join account a on a.account_id = p.account_id
              where p.conversation_id = $1 and p.left_at is null
              order by a.account_id",
@@ -993,11 +1003,17 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok((
-                    AccountId(row.try_get("account_id")?),
-                    row.try_get::<String, _>("kind")? == "staff",
-                    row.try_get("name")?,
-                ))
+                let staff = row.try_get::<String, _>("kind")? == "staff";
+                Ok(ParticipantName {
+                    account_id: AccountId(row.try_get("account_id")?),
+                    staff,
+                    name: row.try_get("name")?,
+                    avatar_url: if staff {
+                        row.try_get("avatar_url")?
+                    } else {
+                        None
+                    },
+                })
             })
             .collect()
     }

@@ -30,6 +30,7 @@ import type {
   LabelsInput,
   LiveVisitor,
   LoginRequest,
+  MeEdit,
   Message,
   PostedMessage,
   PostMessageRequest,
@@ -179,6 +180,10 @@ export class DeskApi {
   }
   revokeToken(tokenId: number): Promise<void> {
     return this.rest.delete(`/v1/tokens/${tokenId}`);
+  }
+  /** The signed-in staff member's own name and photo. */
+  editMe(req: MeEdit): Promise<Account> {
+    return this.rest.patch('/v1/me', req);
   }
   sessions(): Promise<SessionInfo[]> {
     return this.rest.get('/v1/auth/sessions');

@@ -45,6 +45,7 @@ import {
   type InboxItem,
   type LabelCount,
   type LiveVisitor,
+  type MeEdit,
   type Message,
   type MessageFormat,
   type MessageKind,
@@ -301,6 +302,15 @@ export class Desk {
       names[id] = name;
     }
     if (names) this.set({ names });
+  }
+
+  /** Saves the signed-in staff member's name and photo; true when saved. */
+  async saveProfile(edit: MeEdit): Promise<boolean> {
+    const me = await this.act(this.api.editMe(edit), 'Could not save your profile');
+    if (!me) return false;
+    this.set({ me });
+    this.toast('Profile saved');
+    return true;
   }
 
   toast(text: string, kind: Toast['kind'] = 'info'): void {

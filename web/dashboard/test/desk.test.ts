@@ -115,6 +115,24 @@ describe('Desk: signing in', () => {
     expect(t.desk.state.items.map((i) => i.conversation.id)).toEqual([5]);
   });
 
+  it('saves the signed-in agent\'s name and photo and shows the answer, or a toast on refusal', async () => {
+    const t = setup({
+      'GET /v1/auth/session': () => active,
+      'PATCH /v1/me': (b) =>
+        (b as { avatar_url?: string }).avatar_url === 'ftp://x'
+          ? { status: 400, body: { code: 'invalid_field', message: 'avatar_url must be an http(s) URL of at most 2048 bytes' } }
+          : { ...me, ...(b as object) },
+    });
+    await t.desk.boot();
+    expect(await t.desk.saveProfile({ name: 'Alice Agent', avatar_url: 'https://cdn.test/alice.png' })).toBe(true);
+    expect(last(t.calls)).toMatchObject({ method: 'PATCH', path: '/v1/me', body: { name: 'Alice Agent', avatar_url: 'https://cdn.test/alice.png' } });
+    expect(last(t.calls)?.headers['X-CSRF-Token']).toBe('csrf-1');
+    expect(t.desk.state.me).toMatchObject({ name: 'Alice Agent', avatar_url: 'https://cdn.test/alice.png' });
+    expect(await t.desk.saveProfile({ avatar_url: 'ftp://x' })).toBe(false);
+    expect(t.desk.state.me?.avatar_url).toBe('https://cdn.test/alice.png');
+    expect(last(t.desk.state.toasts)?.text).toMatch(/avatar_url must be/);
+  });
+
   it('goes back to sign-in when the session expires', async () => {
     const t = setup({ 'GET /v1/auth/session': () => active });
     await t.desk.boot();

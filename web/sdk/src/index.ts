@@ -14,6 +14,8 @@ export {
   type RealtimeOptions,
   type SendOptions,
   type SocketLike,
+  type Transport,
 } from './realtime';
+export { SseSocket, httpBase } from './sse';
 export { ConversationStore, type ConversationState, type PendingMessage, type Receipt, type TimelineItem } from './store';
 export * from './widget-api';

@@ -41,6 +41,9 @@ export const CloseCode = {
  */
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'offline';
 
+/** Which transport the connection uses: the WebSocket, or the fallback (SSE + POST). */
+export type Transport = 'websocket' | 'fallback';
+
 /** The subset of the browser WebSocket the client uses (a fake in tests). */
 export interface SocketLike {
   send(data: string): void;
@@ -76,6 +79,14 @@ export interface RealtimeOptions {
   cookieAuth?: boolean;
   /** Default: `new WebSocket(url)`. */
   socketFactory?: (url: string) => SocketLike;
+  /**
+   * The transport for networks where WebSockets do not get through (e.g. `SseSocket`): used
+   * once `fallbackAfter` connections in a row failed before the server said anything, for
+   * as long as this client lives. Without it, the client keeps retrying the WebSocket.
+   */
+  fallbackFactory?: (url: string) => SocketLike;
+  /** Silent WebSocket failures in a row before `fallbackFactory` takes over. Default 2. */
+  fallbackAfter?: number;
   /**
    * Load state over REST (fresh start, or after `resync`). Called after `ready`, while the
    * socket keeps being read and events are buffered; the cursor becomes `headEventId` once it
@@ -161,6 +172,11 @@ export class RealtimeClient {
   private ws: SocketLike | null = null;
   /** Bumped for every socket; callbacks of an older socket are ignored. */
   private generation = 0;
+  private _transport: Transport = 'websocket';
+  /** Whether the current socket has delivered anything (a proxy that eats WebSockets never does). */
+  private heard = false;
+  /** WebSocket attempts in a row that ended before the server said anything. */
+  private silentFailures = 0;
   private phase: Phase = 'hello';
   private buffer: EventFrame[] = [];
   private snapshotHead: number | null = null;
@@ -204,6 +220,11 @@ export class RealtimeClient {
   /** The id of the last event processed (the resume cursor). */
   get cursor(): number | null {
     return this._cursor;
+  }
+
+  /** The transport in use (it changes once, to the fallback, if WebSockets do not get through). */
+  get transport(): Transport {
+    return this._transport;
   }
 
   /** Number of sends not yet acknowledged. */
@@ -399,10 +420,13 @@ export class RealtimeClient {
     this.snapshotHead = null;
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     let ws: SocketLike;
+    this.heard = false;
     try {
-      ws = this.factory(this.opts.url);
+      const fallback = this.opts.fallbackFactory;
+      ws = this._transport === 'fallback' && fallback ? fallback(this.opts.url) : this.factory(this.opts.url);
     } catch (e) {
       this.log('cannot open socket', e);
+      this.noteSilentFailure();
       this.scheduleReconnect();
       return;
     }
@@ -429,9 +453,25 @@ export class RealtimeClient {
     this.connectTimer = this.clock.setTimeout(() => {
       if (gen !== this.generation || this.phase === 'live') return;
       this.log('no ready in time: dropping the connection');
+      if (!this.heard) this.noteSilentFailure();
       this.dropSocket();
       this.scheduleReconnect();
     }, this.opts.connectTimeoutMs ?? 15000);
+  }
+
+  /**
+   * A WebSocket attempt ended before the server said anything (refused, cut by a proxy, or
+   * hung). After `fallbackAfter` in a row, later connections use the fallback transport.
+   */
+  private noteSilentFailure(): void {
+    if (this._transport !== 'websocket' || !this.opts.fallbackFactory) return;
+    this.silentFailures++;
+    if (this.silentFailures >= (this.opts.fallbackAfter ?? 2)) {
+      this.log('WebSockets do not get through: switching to the fallback transport');
+      this._transport = 'fallback';
+      // Straight to the fallback: the backoff was for a transport that is now given up.
+      this.attempt = 0;
+    }
   }
 
   /** Forgets the current socket (its late callbacks are ignored) and closes it. */
@@ -483,6 +523,8 @@ export class RealtimeClient {
   }
 
   private onClosed(code: number, reason: string): void {
+    // Closes with a code of natter's own (4001, 1001 …) come from the server, not a proxy.
+    if (!this.heard && (code === CloseCode.ABNORMAL || code === 1002 || code === 1015)) this.noteSilentFailure();
     this.ws = null;
     this.generation++;
     this.clearTimers();
@@ -531,6 +573,8 @@ export class RealtimeClient {
 
   private onData(data: unknown): void {
     this.lastReceived = this.clock.now();
+    this.heard = true;
+    if (this._transport === 'websocket') this.silentFailures = 0;
     if (typeof data !== 'string') return;
     let frame: ServerFrame;
     try {

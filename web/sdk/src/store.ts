@@ -84,12 +84,15 @@ export class ConversationStore {
   setDetail(detail: ConversationDetail): void {
     const c = this.get(detail.conversation.id);
     c.conversation = mergeConversation(c.conversation, detail.conversation);
-    // Names ride along on the participant records (the widget shows the agent's name).
-    const names = new Map(detail.people.map((person) => [person.account_id, person.name]));
+    // Names and photos ride along on the participant records (the widget shows the agent's).
+    const people = new Map(detail.people.map((person) => [person.account_id, person]));
     for (const p of detail.participants) {
       const merged = mergeParticipant(c.participants.get(p.account_id), p);
-      const name = names.get(p.account_id);
-      c.participants.set(p.account_id, name === undefined ? merged : ({ ...merged, name } as Participant));
+      const person = people.get(p.account_id);
+      c.participants.set(
+        p.account_id,
+        person === undefined ? merged : ({ ...merged, name: person.name, avatar_url: person.avatar_url ?? null } as Participant),
+      );
     }
     this.changed();
   }

@@ -68,6 +68,20 @@ describe('ConversationStore', () => {
     expect(s.timeline(12)).toHaveLength(2);
   });
 
+  it('puts the names and photos of a detail\'s people on its participants', () => {
+    const s = fresh();
+    s.setDetail({
+      conversation: conv,
+      participants: [part(7, 'customer'), part(2, 'agent')],
+      people: [
+        { account_id: 2, kind: 'staff', name: 'Sam', avatar_url: 'https://cdn.test/sam.png' },
+        { account_id: 7, kind: 'contact', name: null, avatar_url: null },
+      ],
+    });
+    expect(s.get(12).participants.get(2)).toMatchObject({ role: 'agent', name: 'Sam', avatar_url: 'https://cdn.test/sam.png' });
+    expect(s.get(12).participants.get(7)).toMatchObject({ role: 'customer', name: null, avatar_url: null });
+  });
+
   it('orders by seq whatever the arrival order, and pages backwards', () => {
     const s = fresh();
     s.upsertMessages(12, [msg(5, 2), msg(4, 7)]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVITY_EVERY_MS, TYPING_EXPIRES_MS } from '../src/app/controller';
 import { OFFLINE_MESSAGE } from '../src/app/forms';
-import { config, conversation, detail, harness, init, message, participant, settle, standardServer } from './helpers';
+import { config, contact, conversation, detail, harness, init, message, participant, settle, standardServer } from './helpers';
 
 const TOKEN_KEY = 'natter:wk_test:token';
 
@@ -396,6 +396,30 @@ describe('WidgetController: identify, track and activity', () => {
     await settle();
     expect(h.c.state.conversationId).toBe(41);
     expect(h.c.timeline()).toHaveLength(2);
+  });
+
+  it('identify() with only details keeps the visitor, the open chat and its socket', async () => {
+    const server = standardServer();
+    server.on('POST /v1/widget/wk_test/identify', {
+      status: 200,
+      body: { contact: { ...contact, name: 'Ann', email: 'ann@example.com', identity: 'identified' }, token: 'nct_visitor_2', expires_at: 9 },
+    });
+    const h = await harness(server);
+    await h.c.start(init);
+    await h.connect();
+    h.c.open();
+    await h.c.send('Where is my order?');
+    const send = h.sock().ofType('send')[0];
+    h.c.handle({ type: 'call', method: 'identify', args: [{ name: 'Ann', email: 'ann@example.com' }] });
+    await settle();
+    expect(server.called('POST /v1/widget/wk_test/identify')[0]?.body).toEqual({ name: 'Ann', email: 'ann@example.com' });
+    h.sock().receive({ type: 'ack', ref: send?.ref as string, conversation_id: 12, message_id: 500, seq: 1, duplicate: false });
+    await settle();
+    expect(h.c.state.conversationId).toBe(12);
+    expect(h.c.state.contact?.name).toBe('Ann');
+    expect(h.c.timeline()).toMatchObject([{ kind: 'message', message: { id: 500, body: 'Where is my order?' } }]);
+    expect(h.kv.getItem(TOKEN_KEY)).toBe('nct_visitor_2');
+    expect(server.called('GET /v1/conversations')).toEqual([]);
   });
 
   it('track() posts the event with value and currency', async () => {

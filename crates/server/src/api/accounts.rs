@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use natter_core::ids::AccountId;
 use natter_core::model::Account;
-pub use natter_core::staff_api::{CreateStaff, CreateToken, IssuedToken};
+pub use natter_core::staff_api::{CreateStaff, CreateToken, IssuedToken, MeEdit};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -17,7 +17,7 @@ use crate::app::App;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
-        .route("/v1/me", get(me))
+        .route("/v1/me", get(me).patch(edit_me))
         .route("/v1/staff", post(create_staff))
         .route("/v1/staff/{account_id}/tokens", post(create_token))
         .route("/v1/contacts", post(upsert_contact))
@@ -32,6 +32,20 @@ pub fn router() -> Router<Arc<App>> {
     responses((status = 200, body = Account), (status = 401, body = natter_core::Error)))]
 pub async fn me(Caller(me): Caller) -> Json<Account> {
     Json(me)
+}
+
+/// Changes the caller's own name or photo (staff). Visitors see both next to the agent's
+/// messages in the widget; the photo only where the website shows agent photos.
+#[utoipa::path(patch, path = "/v1/me", tag = "accounts", security(("bearer" = [])),
+    request_body = MeEdit,
+    responses((status = 200, body = Account), (status = 400, body = natter_core::Error),
+              (status = 401, body = natter_core::Error), (status = 403, body = natter_core::Error)))]
+pub async fn edit_me(
+    State(app): State<Arc<App>>,
+    Caller(me): Caller,
+    Body(edit): Body<MeEdit>,
+) -> Result<Json<Account>, ApiError> {
+    Ok(Json(app.edit_me(&me, &edit).await?))
 }
 
 /// Creates a staff account (owners and admins).

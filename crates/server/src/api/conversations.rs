@@ -42,10 +42,11 @@ async fn people(app: &App, id: ConversationId) -> Result<Vec<Person>, ApiError> 
         .map_err(App::public_error)?;
     Ok(names
         .into_iter()
-        .map(|(account_id, staff, name)| Person {
-            account_id,
-            kind: if staff { "staff" } else { "contact" }.to_string(),
-            name,
+        .map(|p| Person {
+            account_id: p.account_id,
+            kind: if p.staff { "staff" } else { "contact" }.to_string(),
+            name: p.name,
+            avatar_url: p.avatar_url,
         })
         .collect())
 }

@@ -28,6 +28,7 @@ use crate::gateway;
         health::healthz,
         health::readyz,
         accounts::me,
+        accounts::edit_me,
         accounts::create_staff,
         accounts::create_token,
         accounts::upsert_contact,

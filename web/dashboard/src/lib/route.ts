@@ -3,8 +3,8 @@
 
 export const BASE = '/app';
 
-export type SettingsSection = 'websites' | 'agents' | 'canned' | 'notifications' | 'security';
-export const SETTINGS_SECTIONS: SettingsSection[] = ['websites', 'agents', 'canned', 'notifications', 'security'];
+export type SettingsSection = 'websites' | 'agents' | 'canned' | 'notifications' | 'profile' | 'security';
+export const SETTINGS_SECTIONS: SettingsSection[] = ['websites', 'agents', 'canned', 'notifications', 'profile', 'security'];
 
 export type Route =
   | { name: 'login' }

@@ -7,12 +7,13 @@ import { WEEKDAYS, type Weekday } from '../api';
 import type { Desk } from '../desk';
 import { SETTINGS_SECTIONS, type SettingsSection } from '../lib/route';
 import { isConversationMuted, MUTE_CHOICES, withConversationMuted } from '../lib/prefs';
-import type { ApiTokenInfo, BusinessHours, CannedResponse, FormField, SessionInfo, StaffRole, WebsiteSettings, WebsiteView } from '../sdk';
+import type { ApiTokenInfo, BusinessHours, CannedResponse, FormField, MeEdit, SessionInfo, StaffRole, WebsiteSettings, WebsiteView } from '../sdk';
 import { useDesk } from './hooks';
 import { TotpSetup } from './Totp';
 
 const LABEL: Record<SettingsSection, string> = {
   notifications: 'Notifications',
+  profile: 'Your profile',
   canned: 'Canned responses',
   security: 'Account security',
   websites: 'Websites',
@@ -39,6 +40,7 @@ export function SettingsPage({ desk, section }: { desk: Desk; section: SettingsS
         <h1>{LABEL[current]}</h1>
         {current === 'notifications' ? <Notifications desk={desk} /> : null}
         {current === 'canned' ? <Canned desk={desk} /> : null}
+        {current === 'profile' ? <Profile desk={desk} /> : null}
         {current === 'security' ? <Security desk={desk} /> : null}
         {current === 'websites' ? <Websites desk={desk} /> : null}
         {current === 'agents' ? <Agents desk={desk} /> : null}
@@ -271,6 +273,49 @@ function Canned({ desk }: { desk: Desk }) {
 }
 
 // --- account security ----------------------------------------------------------------------
+
+// --- profile -------------------------------------------------------------------------------
+
+/** Name and photo: colleagues see them in the workspace, visitors next to your replies. */
+function Profile({ desk }: { desk: Desk }) {
+  const me = desk.state.me;
+  const [name, setName] = useState(me?.name ?? '');
+  const [photo, setPhoto] = useState(me?.avatar_url ?? '');
+  useEffect(() => {
+    setName(me?.name ?? '');
+    setPhoto(me?.avatar_url ?? '');
+  }, [me?.id]);
+  if (!me) return null;
+  const changed = name.trim() !== (me.name ?? '') || photo.trim() !== (me.avatar_url ?? '');
+  return (
+    <form
+      class="card stack"
+      data-testid="profile-settings"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const edit: MeEdit = { avatar_url: photo.trim() };
+        if (name.trim()) edit.name = name.trim();
+        void desk.saveProfile(edit);
+      }}
+    >
+      <label>
+        Name
+        <input data-testid="profile-name" value={name} maxLength={200} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        Photo URL
+        <input data-testid="profile-photo" type="url" placeholder="https://…" value={photo} onInput={(e) => setPhoto(e.currentTarget.value)} />
+      </label>
+      {photo.trim() ? <img class="avatar-preview" src={photo.trim()} alt="Your photo" width={48} height={48} /> : null}
+      <p class="muted">Visitors see your name, and your photo where the website shows agent photos.</p>
+      <div class="row">
+        <button type="submit" data-testid="profile-save" disabled={!changed}>
+          Save
+        </button>
+      </div>
+    </form>
+  );
+}
 
 function Security({ desk }: { desk: Desk }) {
   const me = desk.state.me;

@@ -9,6 +9,7 @@ import {
   NatterError,
   RealtimeClient,
   RestClient,
+  SseSocket,
   WidgetApi,
   newClientMsgId,
   wsUrl,
@@ -23,6 +24,7 @@ import {
   type Participant,
   type SocketLike,
   type TrackedEvent,
+  type Transport,
   type TypingFrame,
   type VisitorStart,
   type WidgetConfig,
@@ -55,6 +57,8 @@ export interface WidgetState {
   locale: string;
   open: boolean;
   connection: ConnectionState;
+  /** WebSocket, or SSE + POST where WebSockets do not get through. */
+  transport: Transport;
   contact: Account | null;
   conversationId: number | null;
   unread: number;
@@ -132,6 +136,7 @@ export class WidgetController {
       locale: 'en',
       open: false,
       connection: 'idle',
+      transport: 'websocket',
       contact: null,
       conversationId: null,
       unread: 0,
@@ -288,6 +293,8 @@ export class WidgetController {
       url: wsUrl(init.base),
       token: () => this.token,
       socketFactory: this.deps.socketFactory,
+      // Some company networks and proxies cut WebSockets; the chat then runs over SSE + POST.
+      fallbackFactory: (url) => new SseSocket(url, this.deps.fetch),
       clock: this.deps.clock,
       random: this.deps.random,
       clientMsgIdPrefix: 'w',
@@ -306,7 +313,7 @@ export class WidgetController {
       log: this.deps.log,
     });
     this.realtime = rt;
-    rt.onState((connection) => this.set({ connection }));
+    rt.onState((connection) => this.set({ connection, transport: rt.transport }));
     rt.start();
   }
 
@@ -448,6 +455,10 @@ export class WidgetController {
     const res = await (this.api as WidgetApi).identify(req);
     const changed = res.token !== this.token;
     const otherContact = res.contact.id !== this.state.contact?.id;
+    // The open socket was authenticated as the contact it had then: a visitor verified in
+    // place must reconnect so the server treats the socket as verified (a workspace may
+    // refuse unverified senders). Details alone change nothing the socket depends on.
+    const verifiedNow = (res.contact.identity === 'verified') !== (this.state.contact?.identity === 'verified');
     this.token = res.token;
     this.persistToken();
     this.set({ contact: res.contact });
@@ -459,7 +470,7 @@ export class WidgetController {
       this.set({ conversationId: null, hasMore: false, typing: null });
       this.realtime?.resetCursor();
       this.realtime?.restart();
-    } else if (changed) {
+    } else if (changed && verifiedNow) {
       this.realtime?.restart();
     }
   }

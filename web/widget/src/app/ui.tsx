@@ -174,7 +174,7 @@ function Panel({ c }: { c: WidgetController }) {
     }
   };
   return (
-    <div ref={panel} class="panel" role="dialog" aria-labelledby="nt-title" data-testid="panel" data-view={view} onKeyDown={onKeyDown}>
+    <div ref={panel} class="panel" role="dialog" aria-labelledby="nt-title" data-testid="panel" data-view={view} data-transport={s.transport} onKeyDown={onKeyDown}>
       <header class="head">
         {cfg.appearance.logo_url ? <img src={cfg.appearance.logo_url} alt="" data-testid="logo" /> : null}
         <div class="t">
