@@ -458,7 +458,8 @@ test('keyboard: j / k move through the list, r resolves, / searches, and typing 
   await page.keyboard.press('j');
   await page.locator(`[data-testid="conversation"][data-id="${order[1]}"]`).waitFor({ timeout: WAIT_MS });
   await page.keyboard.press('k');
-  await page.locator(`[data-testid="conversation"][data-id="${order[0]}"]`).waitFor({ timeout: WAIT_MS });
+  // Loaded (the pane shows the id at once, the status once the conversation has arrived).
+  await page.locator(`[data-testid="conversation"][data-id="${order[0]}"][data-status="open"]`).waitFor({ timeout: WAIT_MS });
   // In the composer, r is a letter.
   await page.keyboard.press('c');
   await page.keyboard.type('r');
@@ -471,7 +472,11 @@ test('keyboard: j / k move through the list, r resolves, / searches, and typing 
   await page.locator(`[data-testid="conversation"][data-id="${order[0]}"][data-status="resolved"]`).waitFor({ timeout: WAIT_MS });
   assert.equal((await call('GET', `/v1/conversations/${order[0]}`)).body.conversation.status, 'resolved');
   await page.keyboard.press('/');
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'search');
+  // The app focuses the box once the inbox has rendered (a task later), not inside the keydown.
+  await eventually(
+    async () => (await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))) === 'search',
+    'the search box focused by /',
+  );
   await page.keyboard.press('Escape');
   await page.getByTestId('search').fill('');
   await call('POST', '/v1/conversations/bulk', { conversation_ids: ids, action: 'resolve' });

@@ -140,7 +140,7 @@ pub struct Account {
     pub external_id: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
-    /// A staff member's photo (an http(s) URL they chose); never set for contacts.
+    /// A staff member's photo (an `https://` URL they chose); never set for contacts.
     pub avatar_url: Option<String>,
     pub created_at: Millis,
 }

@@ -118,7 +118,7 @@ pub struct MeEdit {
     /// 1 to 200 characters.
     #[serde(default)]
     pub name: Option<String>,
-    /// An http(s) URL of a photo; `""` removes it. Visitors see it in the widget when the
+    /// An `https://` URL of a photo; `""` removes it. Visitors see it in the widget when the
     /// website shows agent photos.
     #[serde(default)]
     pub avatar_url: Option<String>,

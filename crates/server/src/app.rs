@@ -857,7 +857,7 @@ fn too_large(field: &str, max: usize) -> Error {
     )
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.trim().is_empty() {
         return Err(Error::invalid(format!("{field} must not be empty")));
     }

@@ -38,10 +38,7 @@ impl App {
     pub async fn edit_me(&self, actor: &Account, edit: &MeEdit) -> Result<Account, Error> {
         check_staff(actor)?;
         if let Some(name) = &edit.name {
-            check_chars("name", name, 200)?;
-            if name.chars().any(char::is_control) {
-                return Err(Error::invalid("name must not contain control characters"));
-            }
+            crate::app::check_text("name", name, 200)?;
         }
         let avatar_url = match edit.avatar_url.as_deref() {
             None => None,
@@ -51,10 +48,21 @@ impl App {
                 Some(Some(url))
             }
         };
-        self.store
+        let updated = self
+            .store
             .update_staff_profile(actor.id, edit.name.as_deref().map(str::trim), avatar_url)
             .await
-            .map_err(Self::public_error)
+            .map_err(Self::public_error)?;
+        // The name and photo are what customers see of the person: who changed them, and to
+        // what, belongs in the workspace's record.
+        self.audit(
+            actor,
+            "account.profile_changed",
+            Some(("account", actor.id.to_string())),
+            serde_json::json!({"name": edit.name.as_deref().map(str::trim), "avatar_url": edit.avatar_url}),
+        )
+        .await;
+        Ok(updated)
     }
 
     /// The inbox query an actor may run: their websites, the view, filters and page size.

@@ -45,13 +45,16 @@ fn check_short(field: &str, value: &str, max: usize) -> Result<(), Error> {
 
 /// An image URL that browsers will load from a page: http(s), at most 2,048 bytes, no
 /// whitespace or control characters (which would let it break out of an attribute or CSS).
+/// An image the widget or the workspace shows from another host. Only `https://`: the pages
+/// are served with `img-src 'self' data: https:` (an http image would be blocked, or be mixed
+/// content on an https page).
 pub(crate) fn check_image_url(field: &str, url: &str) -> Result<(), Error> {
-    let well_formed = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() > "http://".len()
+    let well_formed = url.starts_with("https://")
+        && url.len() > "https://".len()
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if !well_formed || url.len() > 2048 {
         return Err(invalid(format!(
-            "{field} must be an http(s) URL of at most 2048 bytes"
+            "{field} must be an https URL of at most 2048 bytes"
         )));
     }
     Ok(())

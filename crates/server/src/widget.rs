@@ -336,9 +336,6 @@ impl App {
                 "this workspace only talks to verified contacts: identify with user_hash or a token",
             ));
         }
-        if req.name.as_ref().is_some_and(|n| n.is_empty()) {
-            return Err(Error::invalid("name must be 1 to 200 bytes"));
-        }
         let (contact, profile) = self
             .save_details(
                 principal,
@@ -405,7 +402,10 @@ impl App {
         site: &Website,
         mut update: ProfileUpdate,
     ) -> Result<(Account, ContactProfile), Error> {
-        optional_text("name", &update.name, 200)?;
+        if let Some(name) = &update.name {
+            // A name of only spaces would show agents a blank person.
+            crate::app::check_text("name", name, 200)?;
+        }
         if let Some(email) = &update.email {
             crate::app::check_email(email)?;
         }

@@ -545,6 +545,64 @@ async fn a_websites_own_secret_verifies_visitors_who_then_continue_on_another_de
     assert_eq!(identified["contact"]["identity"], "verified");
     assert_eq!(identified["profile"]["custom_data"]["plan"], "premium");
 
+    // A script on the page cannot rename a verified person: details without proof keep the
+    // platform's name and email, and still save the rest.
+    laptop.token = Some(identified["token"].as_str().unwrap().to_string());
+    let (status, details) = laptop
+        .call(
+            "POST",
+            &format!("/v1/widget/{key}/identify"),
+            Some(json!({"name": "Mallory", "email": "mallory@example.com", "company": "Initech"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{details}");
+    assert_eq!(details["contact"]["id"], started["contact"]["id"]);
+    assert_eq!(details["contact"]["identity"], "verified");
+    assert_eq!(
+        (
+            details["contact"]["name"].as_str(),
+            details["contact"]["email"].as_str()
+        ),
+        (Some("Ann"), Some("ann@example.com"))
+    );
+    assert_eq!(details["profile"]["company"], "Initech");
+
+    // Once the workspace talks only to verified contacts, an anonymous visitor's details are
+    // refused, and a verified one's still accepted.
+    let (status, _) = server
+        .admin()
+        .call(
+            "PUT",
+            "/v1/workspace/contact-identity",
+            Some(json!({"require_verified": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut stranger = Browser::new(&server, SHOP);
+    stranger
+        .start(&key, "https://shop.example.com/", None)
+        .await;
+    let (status, error) = stranger
+        .call(
+            "POST",
+            &format!("/v1/widget/{key}/identify"),
+            Some(json!({"name": "Eve", "email": "eve@example.com"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (403, Some("forbidden")),
+        "{error}"
+    );
+    let (status, _) = laptop
+        .call(
+            "POST",
+            &format!("/v1/widget/{key}/identify"),
+            Some(json!({"phone": "+44 20 7946 0001"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
     // Phone: a new visitor proves the same identity and continues the same conversation.
     let mut phone = Browser::new(&server, SHOP);
     phone.start(&key, "https://shop.example.com/", None).await;
@@ -597,6 +655,7 @@ async fn identify_with_only_a_name_and_email_keeps_the_visitor_and_their_chat(ba
     for (body, code) in [
         (json!({"user_hash": "abc"}), "invalid_field"),
         (json!({"name": ""}), "invalid_field"),
+        (json!({"name": "   "}), "invalid_field"),
         (json!({"email": "not an email"}), "invalid_field"),
     ] {
         let (status, error) = visitor.call("POST", &identify, Some(body.clone())).await;
@@ -665,6 +724,12 @@ async fn visitors_see_the_name_and_photo_the_agent_chose_and_nothing_of_other_co
             400,
             "invalid_field",
         ),
+        // Blocked by the pages' img-src, and mixed content on an https page.
+        (
+            json!({"avatar_url": "http://cdn.example.com/me.png"}),
+            400,
+            "invalid_field",
+        ),
         (
             json!({"avatar_url": format!("https://cdn.example.com/{}", "a".repeat(2048))}),
             400,
@@ -696,8 +761,20 @@ async fn visitors_see_the_name_and_photo_the_agent_chose_and_nothing_of_other_co
     );
     let (_, me) = admin.get("/v1/me").await;
     assert_eq!(me["avatar_url"], photo);
+    // What customers will see of the person is on record, with who changed it.
+    let (_, log) = admin.get("/v1/audit?action=account.profile_changed").await;
+    assert_eq!(
+        (
+            log[0]["target_id"].as_str(),
+            log[0]["detail"]["avatar_url"].as_str()
+        ),
+        (Some(me["id"].to_string().as_str()), Some(photo)),
+        "{log}"
+    );
 
-    let (_, key) = website(&server, "Shop", settings(&["shop.example.com"])).await;
+    let mut with_photos = settings(&["shop.example.com"]);
+    with_photos["appearance"]["show_agent_photos"] = json!(true);
+    let (site, key) = website(&server, "Shop", with_photos.clone()).await;
     let mut visitor = Browser::new(&server, SHOP);
     visitor.start(&key, "https://shop.example.com/", None).await;
     let (_, created) = visitor
@@ -733,6 +810,41 @@ async fn visitors_see_the_name_and_photo_the_agent_chose_and_nothing_of_other_co
             .all(|p| p["avatar_url"].is_null()),
         "{detail}"
     );
+
+    // With photos off for the website, visitors' browsers are not sent to the photo's host
+    // at all; colleagues still see it.
+    let mut without_photos = with_photos;
+    without_photos["appearance"]["show_agent_photos"] = json!(false);
+    let (status, body) = admin
+        .call(
+            "PUT",
+            &format!("/v1/websites/{site}"),
+            Some(json!({"settings": without_photos})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/v1/conversations/{conversation}");
+    let (_, detail) = visitor.call("GET", &path, None).await;
+    let staff_photos = |detail: &Value| -> Vec<Value> {
+        detail["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "staff")
+            .map(|p| p["avatar_url"].clone())
+            .collect()
+    };
+    assert_eq!(staff_photos(&detail), vec![Value::Null], "{detail}");
+    assert!(
+        detail["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "staff" && p["name"] == "Sam"),
+        "{detail}"
+    );
+    let (_, detail) = admin.get(&path).await;
+    assert_eq!(staff_photos(&detail), vec![json!(photo)], "{detail}");
 
     // An empty URL removes the photo; the name stays.
     let (status, me) = admin

@@ -16,6 +16,6 @@ export {
   type SocketLike,
   type Transport,
 } from './realtime';
-export { SseSocket, httpBase } from './sse';
+export { SseSocket, httpBase, httpReachable, type SseOptions } from './sse';
 export { ConversationStore, type ConversationState, type PendingMessage, type Receipt, type TimelineItem } from './store';
 export * from './widget-api';

@@ -49,7 +49,13 @@ export interface SocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
+  /**
+   * `answer` marks a frame that came back as the answer to a request of the client's own (the
+   * fallback's POSTs): it is processed like any frame but says nothing about whether the
+   * server can still reach the client, so it does not count for liveness. A `data` that is not
+   * a string is a sign of life with no frame (the fallback's keep-alive comments).
+   */
+  onmessage: ((ev: { data: unknown; answer?: boolean }) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
 }
@@ -81,12 +87,25 @@ export interface RealtimeOptions {
   socketFactory?: (url: string) => SocketLike;
   /**
    * The transport for networks where WebSockets do not get through (e.g. `SseSocket`): used
-   * once `fallbackAfter` connections in a row failed before the server said anything, for
-   * as long as this client lives. Without it, the client keeps retrying the WebSocket.
+   * once `fallbackAfter` WebSocket attempts in a row failed before the server said anything
+   * while the server answered plain HTTP (`reachable`). Without it, the client keeps retrying
+   * the WebSocket.
    */
   fallbackFactory?: (url: string) => SocketLike;
   /** Silent WebSocket failures in a row before `fallbackFactory` takes over. Default 2. */
   fallbackAfter?: number;
+  /**
+   * Whether the server answers plain HTTP right now (e.g. `GET /healthz`). A silent WebSocket
+   * failure counts toward the fallback only when it does: a server that is down or restarting
+   * fails both, and is no reason to give up on WebSockets. Without it, every silent failure
+   * counts.
+   */
+  reachable?: () => Promise<boolean>;
+  /**
+   * On the fallback, a connection that ends this long after the switch tries the WebSocket
+   * again (one more silent failure goes back to the fallback). Default 300000 (5 minutes).
+   */
+  websocketRetryMs?: number;
   /**
    * Load state over REST (fresh start, or after `resync`). Called after `ready`, while the
    * socket keeps being read and events are buffered; the cursor becomes `headEventId` once it
@@ -177,6 +196,8 @@ export class RealtimeClient {
   private heard = false;
   /** WebSocket attempts in a row that ended before the server said anything. */
   private silentFailures = 0;
+  /** When the client last switched to the fallback (clock ms). */
+  private fallbackSince = 0;
   private phase: Phase = 'hello';
   private buffer: EventFrame[] = [];
   private snapshotHead: number | null = null;
@@ -222,7 +243,10 @@ export class RealtimeClient {
     return this._cursor;
   }
 
-  /** The transport in use (it changes once, to the fallback, if WebSockets do not get through). */
+  /**
+   * The transport in use: the fallback once WebSockets do not get through; from time to time
+   * (`websocketRetryMs`) a reconnect tries the WebSocket again.
+   */
   get transport(): Transport {
     return this._transport;
   }
@@ -421,13 +445,18 @@ export class RealtimeClient {
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     let ws: SocketLike;
     this.heard = false;
+    if (this._transport === 'fallback' && this.clock.now() - this.fallbackSince >= (this.opts.websocketRetryMs ?? 300000)) {
+      // Networks change (a laptop leaves the office proxy): try the WebSocket once more.
+      this.log('trying the WebSocket again');
+      this._transport = 'websocket';
+      this.silentFailures = Math.max(0, (this.opts.fallbackAfter ?? 2) - 1);
+    }
     try {
       const fallback = this.opts.fallbackFactory;
       ws = this._transport === 'fallback' && fallback ? fallback(this.opts.url) : this.factory(this.opts.url);
     } catch (e) {
       this.log('cannot open socket', e);
-      this.noteSilentFailure();
-      this.scheduleReconnect();
+      this.afterSilentFailure(() => this.scheduleReconnect());
       return;
     }
     this.ws = ws;
@@ -440,7 +469,7 @@ export class RealtimeClient {
     };
     ws.onmessage = (ev) => {
       if (gen !== this.generation) return;
-      this.onData(ev.data);
+      this.onData(ev.data, ev.answer === true);
     };
     ws.onclose = (ev) => {
       if (gen !== this.generation) return;
@@ -453,22 +482,52 @@ export class RealtimeClient {
     this.connectTimer = this.clock.setTimeout(() => {
       if (gen !== this.generation || this.phase === 'live') return;
       this.log('no ready in time: dropping the connection');
-      if (!this.heard) this.noteSilentFailure();
+      const silent = !this.heard;
       this.dropSocket();
-      this.scheduleReconnect();
+      if (silent) this.afterSilentFailure(() => this.scheduleReconnect());
+      else this.scheduleReconnect();
     }, this.opts.connectTimeoutMs ?? 15000);
   }
 
   /**
    * A WebSocket attempt ended before the server said anything (refused, cut by a proxy, or
-   * hung). After `fallbackAfter` in a row, later connections use the fallback transport.
+   * hung). It counts when the server answers plain HTTP meanwhile (`reachable`); after
+   * `fallbackAfter` in a row, later connections use the fallback transport. `then` runs once
+   * that is decided, unless the client was stopped or restarted in the meantime.
    */
-  private noteSilentFailure(): void {
-    if (this._transport !== 'websocket' || !this.opts.fallbackFactory) return;
+  private afterSilentFailure(then: () => void): void {
+    if (this._transport !== 'websocket' || !this.opts.fallbackFactory) {
+      then();
+      return;
+    }
+    const probe = this.opts.reachable;
+    if (!probe) {
+      this.countSilentFailure();
+      then();
+      return;
+    }
+    const gen = this.generation;
+    const decided = (reachable: boolean) => {
+      if (this.stopped || gen !== this.generation) return;
+      if (reachable) this.countSilentFailure();
+      then();
+    };
+    let p: Promise<boolean>;
+    try {
+      p = probe();
+    } catch {
+      p = Promise.resolve(false);
+    }
+    p.then(decided, () => decided(false));
+  }
+
+  private countSilentFailure(): void {
     this.silentFailures++;
     if (this.silentFailures >= (this.opts.fallbackAfter ?? 2)) {
       this.log('WebSockets do not get through: switching to the fallback transport');
       this._transport = 'fallback';
+      this.fallbackSince = this.clock.now();
+      this.silentFailures = 0;
       // Straight to the fallback: the backoff was for a transport that is now given up.
       this.attempt = 0;
     }
@@ -524,7 +583,8 @@ export class RealtimeClient {
 
   private onClosed(code: number, reason: string): void {
     // Closes with a code of natter's own (4001, 1001 …) come from the server, not a proxy.
-    if (!this.heard && (code === CloseCode.ABNORMAL || code === 1002 || code === 1015)) this.noteSilentFailure();
+    const silent = !this.heard && (code === CloseCode.ABNORMAL || code === 1002 || code === 1015);
+    if (!silent && this._transport === 'websocket') this.silentFailures = 0;
     this.ws = null;
     this.generation++;
     this.clearTimers();
@@ -567,12 +627,13 @@ export class RealtimeClient {
         this.connect();
         return;
       default:
-        this.scheduleReconnect();
+        if (silent) this.afterSilentFailure(() => this.scheduleReconnect());
+        else this.scheduleReconnect();
     }
   }
 
-  private onData(data: unknown): void {
-    this.lastReceived = this.clock.now();
+  private onData(data: unknown, answer = false): void {
+    if (!answer) this.lastReceived = this.clock.now();
     this.heard = true;
     if (this._transport === 'websocket') this.silentFailures = 0;
     if (typeof data !== 'string') return;

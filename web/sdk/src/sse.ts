@@ -3,6 +3,8 @@
 // `GET /v1/events` (read with fetch, which can send the token in a header and report the
 // status, unlike `EventSource`), client frames go one per `POST /v1/frames`, whose answer (ack,
 // ok, pong, or an error body) is handed back as the frame the WebSocket would have sent.
+// Liveness: every chunk of the stream (keep-alive comments included) is a sign of life; POST
+// answers are not, since they only prove the client can reach the server, not the reverse.
 import { CloseCode, type SocketLike } from './realtime';
 import type { FetchLike } from './rest';
 
@@ -18,22 +20,51 @@ interface Frame {
   last_event_id?: unknown;
 }
 
+export interface SseOptions {
+  /** A POST with no answer after this long ends the connection (1006). Default 20000. */
+  postTimeoutMs?: number;
+}
+
+/**
+ * A probe for `RealtimeOptions.reachable`: whether `GET /healthz` of the server behind the
+ * socket URL answers 200 within `timeoutMs`.
+ */
+export function httpReachable(socketUrl: string, fetchImpl?: FetchLike, timeoutMs = 5000): () => Promise<boolean> {
+  const url = `${httpBase(socketUrl)}/healthz`;
+  return async () => {
+    const f = fetchImpl ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
+    if (!f) return false;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const res = await f(url, { cache: 'no-store', signal: abort.signal });
+      return res.ok;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 export class SseSocket implements SocketLike {
   onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onmessage: ((ev: { data: unknown; answer?: boolean }) => void) | null = null;
   onclose: ((ev: { code: number; reason: string }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
 
   private readonly base: string;
   private readonly fetchImpl: FetchLike;
   private readonly abort = new AbortController();
+  private readonly postTimeoutMs: number;
   private token = '';
   private ended = false;
   /** Client frames are posted one after another, so they reach the server in order. */
   private outbox: Promise<void> = Promise.resolve();
 
-  constructor(url: string, fetchImpl?: FetchLike) {
+  constructor(url: string, fetchImpl?: FetchLike, options: SseOptions = {}) {
     this.base = httpBase(url);
+    this.postTimeoutMs = options.postTimeoutMs ?? 20000;
     const f = fetchImpl ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
     if (!f) throw new Error('SseSocket: no fetch implementation');
     this.fetchImpl = f;
@@ -95,6 +126,8 @@ export class SseSocket implements SocketLike {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        // Bytes arrived, whatever they turn out to be: the stream is alive.
+        if (!this.ended) this.onmessage?.({ data: null });
         pending += decoder.decode(value, { stream: true });
         const lines = pending.split(/\r\n|\r|\n/);
         pending = lines.pop() ?? '';
@@ -119,23 +152,32 @@ export class SseSocket implements SocketLike {
     if (this.ended) return;
     let res: Response;
     let text: string;
+    // Its own abort, so that a POST that hangs (a proxy holding it) is given up on in time;
+    // close() still aborts it through the connection's signal.
+    const abort = new AbortController();
+    const cancel = () => abort.abort();
+    this.abort.signal.addEventListener('abort', cancel);
+    const timer = setTimeout(cancel, this.postTimeoutMs);
     try {
       res = await this.fetchImpl(`${this.base}/v1/frames`, {
         method: 'POST',
         headers: { ...this.headers(), 'Content-Type': 'application/json' },
         body: data,
         credentials: 'same-origin',
-        signal: this.abort.signal,
+        signal: abort.signal,
       });
       text = await res.text();
     } catch {
       // Whether the server got it is unknown: end the connection, so unacknowledged sends
       // go again (with their client_msg_id) once the client has reconnected and resumed.
-      this.end(CloseCode.ABNORMAL, 'a frame could not be posted');
+      this.end(CloseCode.ABNORMAL, abort.signal.aborted ? 'a frame got no answer in time' : 'a frame could not be posted');
       return;
+    } finally {
+      clearTimeout(timer);
+      this.abort.signal.removeEventListener('abort', cancel);
     }
     if (res.ok) {
-      this.deliver(text);
+      this.deliver(text, true);
       return;
     }
     const body = parseError(text);
@@ -146,12 +188,12 @@ export class SseSocket implements SocketLike {
     } else {
       // A refused frame: the error frame the WebSocket would have answered with.
       const ref = typeof frame.ref === 'string' ? frame.ref : null;
-      this.deliver(JSON.stringify({ type: 'error', ref, code: body.code, message: body.message }));
+      this.deliver(JSON.stringify({ type: 'error', ref, code: body.code, message: body.message }), true);
     }
   }
 
-  private deliver(data: string): void {
-    if (!this.ended) this.onmessage?.({ data });
+  private deliver(data: string, answer = false): void {
+    if (!this.ended) this.onmessage?.(answer ? { data, answer } : { data });
   }
 
   private end(code: number, reason: string): void {

@@ -6,7 +6,7 @@ export class FakeSocket implements SocketLike {
   sent: Record<string, unknown>[] = [];
   closed: { code?: number; reason?: string } | null = null;
   onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onmessage: ((ev: { data: unknown; answer?: boolean }) => void) | null = null;
   onclose: ((ev: { code: number; reason: string }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
 
@@ -25,6 +25,14 @@ export class FakeSocket implements SocketLike {
   }
   receive(frame: ServerFrame | Record<string, unknown>): void {
     this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  /** A frame that answers the client's own request (as the fallback's POST answers do). */
+  answer(frame: ServerFrame | Record<string, unknown>): void {
+    this.onmessage?.({ data: JSON.stringify(frame), answer: true });
+  }
+  /** A sign of life with no frame (the fallback's keep-alive comment). */
+  pulse(): void {
+    this.onmessage?.({ data: null });
   }
   serverClose(code: number, reason = ''): void {
     this.onclose?.({ code, reason });

@@ -420,6 +420,35 @@ describe('WidgetController: identify, track and activity', () => {
     expect(h.c.timeline()).toMatchObject([{ kind: 'message', message: { id: 500, body: 'Where is my order?' } }]);
     expect(h.kv.getItem(TOKEN_KEY)).toBe('nct_visitor_2');
     expect(server.called('GET /v1/conversations')).toEqual([]);
+    // The same socket carried the send and its ack: nothing reconnected.
+    expect(h.sockets).toHaveLength(1);
+  });
+
+  it('identify() that verifies the visitor in place keeps the chat and reconnects the socket as verified', async () => {
+    const server = standardServer();
+    server.on('POST /v1/widget/wk_test/identify', {
+      status: 200,
+      body: { contact: { ...contact, name: 'Ann', identity: 'verified', external_id: 'u-7' }, token: 'nct_visitor_v', expires_at: 9 },
+    });
+    const h = await harness(server);
+    await h.c.start(init);
+    await h.connect();
+    h.c.open();
+    await h.c.send('Where is my order?');
+    const send = h.sock().ofType('send')[0];
+    h.sock().receive({ type: 'ack', ref: send?.ref as string, conversation_id: 12, message_id: 500, seq: 1, duplicate: false });
+    await settle();
+    h.c.handle({ type: 'call', method: 'identify', args: [{ id: 'u-7', userHash: 'f00d', name: 'Ann' }] });
+    await settle();
+    // A new socket, authenticated with the verified token, resuming (not starting over).
+    expect(h.sockets).toHaveLength(2);
+    h.sock().open();
+    expect(h.sock().sent[0]).toMatchObject({ type: 'hello', token: 'nct_visitor_v', v: 1 });
+    expect(h.sock().sent[0]?.last_event_id).toEqual(expect.any(Number));
+    expect(h.c.state.conversationId).toBe(12);
+    expect(h.c.state.contact?.identity).toBe('verified');
+    expect(h.c.timeline()).toMatchObject([{ kind: 'message', message: { id: 500, body: 'Where is my order?' } }]);
+    expect(server.called('GET /v1/conversations')).toEqual([]);
   });
 
   it('track() posts the event with value and currency', async () => {

@@ -34,19 +34,34 @@ pub fn router() -> Router<Arc<App>> {
         )
 }
 
-async fn people(app: &App, id: ConversationId) -> Result<Vec<Person>, ApiError> {
+/// Who takes part, by name (and photo), as `viewer` may see them.
+async fn people(
+    app: &App,
+    viewer: &natter_core::model::Account,
+    conversation: &Conversation,
+) -> Result<Vec<Person>, ApiError> {
     let names = app
         .store
-        .participant_names(id)
+        .participant_names(conversation.id)
         .await
         .map_err(App::public_error)?;
+    // A photo is fetched by the visitor's browser from a host the agent chose, which learns
+    // the visitor's address: where the website turned agent photos off, visitors get none.
+    let photos_for_visitors = match conversation.website_id {
+        Some(w) if !viewer.is_staff() => app
+            .websites
+            .by_id(app, w)
+            .await?
+            .is_none_or(|site| site.settings.appearance.show_agent_photos),
+        _ => true,
+    };
     Ok(names
         .into_iter()
         .map(|p| Person {
             account_id: p.account_id,
             kind: if p.staff { "staff" } else { "contact" }.to_string(),
             name: p.name,
-            avatar_url: p.avatar_url,
+            avatar_url: p.avatar_url.filter(|_| photos_for_visitors),
         })
         .collect())
 }
@@ -101,7 +116,7 @@ pub async fn create(
         )
         .await;
     }
-    let people = people(&app, conversation.id).await?;
+    let people = people(&app, &actor, &conversation).await?;
     Ok((
         StatusCode::CREATED,
         Json(ConversationDetail {
@@ -143,7 +158,7 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
     let (conversation, participants) = app.participants(&actor, ConversationId(id)).await?;
-    let people = people(&app, conversation.id).await?;
+    let people = people(&app, &actor, &conversation).await?;
     Ok(Json(ConversationDetail {
         conversation,
         participants,

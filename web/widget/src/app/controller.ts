@@ -11,6 +11,7 @@ import {
   RestClient,
   SseSocket,
   WidgetApi,
+  httpReachable,
   newClientMsgId,
   wsUrl,
   type Account,
@@ -295,6 +296,8 @@ export class WidgetController {
       socketFactory: this.deps.socketFactory,
       // Some company networks and proxies cut WebSockets; the chat then runs over SSE + POST.
       fallbackFactory: (url) => new SseSocket(url, this.deps.fetch),
+      // A server that is down fails the WebSocket too; only a reachable one counts as blocked.
+      reachable: httpReachable(wsUrl(init.base), this.deps.fetch),
       clock: this.deps.clock,
       random: this.deps.random,
       clientMsgIdPrefix: 'w',
