@@ -102,7 +102,7 @@ impl Store {
                     "pragma synchronous = full"
                 };
                 let pool = |max: u32| {
-                    AnyPoolOptions::new()
+                    pool_options()
                         .max_connections(max)
                         .acquire_timeout(options.acquire_timeout)
                         .after_connect(move |conn, _meta| {
@@ -134,7 +134,7 @@ impl Store {
                 })
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
+                let pool = pool_options()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(options.acquire_timeout)
                     .connect(&options.url)
@@ -208,6 +208,29 @@ impl Store {
     async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(self.write.begin().await?)
     }
+}
+
+/// How long a pooled connection may sit idle before it is checked (a round trip) when taken
+/// from the pool.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Pool settings shared by both backends. sqlx pings every connection it hands out by
+/// default: a round trip to the SQLite worker thread, or to the PostgreSQL server, before
+/// every statement (a history page runs several). Only connections idle for a while are
+/// pinged here: under load connections come back within milliseconds and have just
+/// worked, while one that sat idle (a restarted or failed-over database, a NAT timeout) is
+/// still checked and replaced before it fails a request.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// sqlx wants `sqlite://path?mode=rwc` to create a missing file.
