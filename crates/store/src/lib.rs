@@ -24,9 +24,11 @@ mod messages;
 mod routing;
 mod rows;
 mod sso;
+mod stamps;
 mod websites;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -42,6 +44,7 @@ pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, Token
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
 pub use routing::{AgentRecord, Assigned, QueueRecord, RuleRecord, TeamRecord, TransferOffer};
 pub use sso::{NewSsoAttempt, SsoAttempt, SsoConfig, SsoConfigUpdate};
+pub use stamps::ChangeStamps;
 pub use websites::{
     NewVisitorSession, ParticipantName, ProfileUpdate, WebsiteRecord, WebsiteUpdate,
 };
@@ -82,6 +85,9 @@ pub struct Store {
     backend: Backend,
     /// The node's group-commit task for message sends (see `committer`).
     committer: committer::Committer,
+    /// Bumped after every committed change to an account's row, so that caches of
+    /// accounts on this node (the server's authentication cache) notice. Shared by clones.
+    account_changes: Arc<ChangeStamps>,
 }
 
 impl Store {
@@ -131,6 +137,7 @@ impl Store {
                     read,
                     backend,
                     committer: committer::Committer::default(),
+                    account_changes: Arc::default(),
                 })
             }
             Backend::Postgres => {
@@ -144,6 +151,7 @@ impl Store {
                     read: pool,
                     backend,
                     committer: committer::Committer::default(),
+                    account_changes: Arc::default(),
                 })
             }
         }
@@ -163,6 +171,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Change stamps of accounts (see [`ChangeStamps`]): take `account_stamp` before reading
+    /// an account to cache it; the stamp moves after any later committed change to it.
+    pub fn account_stamp(&self, account: natter_core::ids::AccountId) -> u64 {
+        self.account_changes.stamp(account)
+    }
+
+    /// Records a committed change to an account's row (call after the commit).
+    pub(crate) fn account_changed(&self, account: natter_core::ids::AccountId) {
+        self.account_changes.bump(account);
     }
 
     /// Open and idle connections of the pool used for reads (the only pool on PostgreSQL).
