@@ -54,6 +54,10 @@ pub struct Hub {
     typing: Mutex<HashMap<(AccountId, ConversationId), Instant>>,
     /// Connections closed because their queue overflowed (exposed as a metric).
     slow_consumers: AtomicU64,
+    /// Bumped for an account whenever its connections are ended ([`Hub::disconnect`]: a
+    /// credential revoked, a password changed, the account deactivated), on this node or on
+    /// another through the bus, so that credentials cached on this node are dropped too.
+    revocations: natter_store::ChangeStamps,
 }
 
 /// A live subscription. Dropping it unregisters the connection.
@@ -166,12 +170,19 @@ impl Hub {
     /// Ends every connection of `account` on this node (token revoked, account
     /// deactivated). Returns how many there were.
     pub fn disconnect(&self, account: AccountId) -> usize {
+        self.revocations.bump(account);
         let removed = lock(&self.subscribers).remove(&account).unwrap_or_default();
         for subscriber in &removed {
             // Best effort: if the queue is full, dropping the sender closes it anyway.
             let _ = subscriber.tx.try_send(Outbound::Revoked);
         }
         removed.len()
+    }
+
+    /// The account's revocation stamp: take it before checking a credential to cache it; it
+    /// moves with every later [`Hub::disconnect`] of the account.
+    pub fn revocation_stamp(&self, account: AccountId) -> u64 {
+        self.revocations.stamp(account)
     }
 
     /// Open connections on this node.

@@ -51,6 +51,8 @@ pub struct App {
     pub jwks: crate::contact_identity::JwksCache,
     /// Websites by key and id, briefly cached (every widget request looks one up).
     pub websites: crate::websites::WebsiteCache,
+    /// Contact tokens already checked, briefly cached (see `authcache`).
+    contact_auth: crate::authcache::ContactAuthCache,
     /// Who is connected (this node, and in a cluster every node through Redis).
     pub presence: Arc<crate::presence::Presence>,
     /// Geolocation, device and traffic-source enrichment of visits.
@@ -133,6 +135,7 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?,
             jwks: crate::contact_identity::JwksCache::default(),
             websites: crate::websites::WebsiteCache::default(),
+            contact_auth: crate::authcache::ContactAuthCache::default(),
             presence,
             enricher,
             config: Arc::new(config),
@@ -192,31 +195,52 @@ impl App {
             }
             Credential::Contact(token) => {
                 let now_secs = now_millis() / 1000;
-                let claim = auth::verify_contact_token(&self.contact_key, token, now_secs)?;
-                if let Some(website) = claim.website
+                let stamps = |account| {
+                    (
+                        self.store.account_stamp(account),
+                        self.hub.revocation_stamp(account),
+                    )
+                };
+                let (account, website) = match self.contact_auth.get(token, now_secs, stamps) {
+                    Some(hit) => hit,
+                    None => {
+                        let claim = auth::verify_contact_token(&self.contact_key, token, now_secs)?;
+                        // Taken before the read: a change committed meanwhile moves them.
+                        let taken = stamps(claim.account);
+                        match self
+                            .store
+                            .account(claim.account)
+                            .await
+                            .map_err(Self::public_error)?
+                        {
+                            Some(account)
+                                if account.workspace_id == claim.workspace
+                                    && !account.is_staff() =>
+                            {
+                                self.contact_auth.put(
+                                    token,
+                                    claim.expires_at,
+                                    taken,
+                                    account.clone(),
+                                    claim.website,
+                                );
+                                (account, claim.website)
+                            }
+                            _ => return Err(refused()),
+                        }
+                    }
+                };
+                // Checked on every request, cached token or not (the website cache has its
+                // own short TTL): a retired website's visitors are signed out with it.
+                if let Some(website) = website
                     && self.websites.by_id(self, website).await?.is_none()
                 {
-                    // A retired website's visitors are signed out with it.
                     return Err(refused());
                 }
-                match self
-                    .store
-                    .account(claim.account)
-                    .await
-                    .map_err(Self::public_error)?
-                {
-                    Some(account)
-                        if account.workspace_id == claim.workspace && !account.is_staff() =>
-                    {
-                        Ok(Principal {
-                            account,
-                            via: Via::Contact {
-                                website: claim.website,
-                            },
-                        })
-                    }
-                    _ => Err(refused()),
-                }
+                Ok(Principal {
+                    account,
+                    via: Via::Contact { website },
+                })
             }
         }
     }

@@ -59,6 +59,8 @@ pub struct ContactClaim {
     pub workspace: WorkspaceId,
     pub account: AccountId,
     pub website: Option<WebsiteId>,
+    /// When the token stops being valid (Unix seconds).
+    pub expires_at: i64,
 }
 
 fn mac(key: &[u8], signed: &str) -> Result<Hmac<Sha256>, Error> {
@@ -115,6 +117,7 @@ pub fn verify_contact_token(key: &[u8], token: &str, now_secs: i64) -> Result<Co
         workspace: WorkspaceId(claims.w),
         account: AccountId(claims.a),
         website: claims.s.map(WebsiteId),
+        expires_at: claims.e,
     })
 }
 
@@ -158,7 +161,8 @@ mod tests {
             ContactClaim {
                 workspace: WorkspaceId(3),
                 account: AccountId(9),
-                website: None
+                website: None,
+                expires_at: 1_000,
             }
         );
         let err = verify_contact_token(&key, &token, 1_000).unwrap_err();

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod authcache;
 pub mod contact_identity;
 pub mod desk;
 pub mod gateway;

@@ -615,3 +615,38 @@ async fn a_slow_consumer_is_disconnected_without_delaying_others_and_resumes_wit
     let expected: Vec<i64> = (1..=total).collect();
     assert_eq!(received, expected);
 }
+
+both_backends!(
+    a_contact_sees_its_new_details_at_once_although_its_token_was_just_checked,
+    a_contact_sees_its_new_details_at_once_although_its_token_was_just_checked
+);
+/// A checked contact token is cached for a few seconds (`authcache`), with the account it
+/// names; a change to that account on this node must still show in the very next request.
+async fn a_contact_sees_its_new_details_at_once_although_its_token_was_just_checked(
+    backend: Backend,
+) {
+    let (server, contact_token, contact, conversation) = support_chat(backend).await;
+    let customer = server.api(&contact_token);
+    let (status, me) = customer.get("/v1/me").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "ann");
+    let (status, page) = customer
+        .get(&format!("/v1/conversations/{conversation}/messages"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+
+    // The host platform updates the contact (an upsert by its external id).
+    let (status, updated) = server
+        .admin()
+        .post(
+            "/v1/contacts",
+            json!({"external_id": "ann", "name": "Ann Smith"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["id"], contact);
+
+    let (status, me) = customer.get("/v1/me").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "Ann Smith");
+}

@@ -144,7 +144,10 @@ impl Store {
         .bind(now)
         .fetch_one(&self.write)
         .await?;
-        rows::account(&row)
+        let account = rows::account(&row)?;
+        // An upsert may have changed an existing contact's details.
+        self.account_changed(account.id);
+        Ok(account)
     }
 
     /// Gives an anonymous or partly known contact (no host-platform id yet) the identity in
@@ -180,6 +183,9 @@ impl Store {
         .bind(new.workspace_id.0)
         .fetch_optional(&self.write)
         .await;
+        if row.is_ok() {
+            self.account_changed(account);
+        }
         match row {
             Ok(row) => row.as_ref().map(rows::account).transpose(),
             // Another request claimed the id in between: the unique index says so.
@@ -240,6 +246,7 @@ impl Store {
             .bind(id.0)
             .execute(&self.write)
             .await?;
+        self.account_changed(id);
         Ok(())
     }
 
@@ -266,6 +273,7 @@ impl Store {
         .fetch_optional(&self.write)
         .await?
         .ok_or_else(|| StoreError::Domain(Error::not_found("account")))?;
+        self.account_changed(id);
         rows::account(&row)
     }
 

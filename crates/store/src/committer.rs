@@ -148,6 +148,7 @@ impl Store {
             read: self.read.clone(),
             backend: self.backend,
             committer: Committer::default(),
+            account_changes: std::sync::Arc::clone(&self.account_changes),
         }
     }
 }

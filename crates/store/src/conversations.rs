@@ -205,31 +205,32 @@ impl Store {
         id: ConversationId,
         account: AccountId,
     ) -> Result<(Conversation, Option<Participant>), StoreError> {
+        // One statement: every read of a conversation (history pages above all) needs the
+        // reader's participation with it. The participant's own `conversation_id` is not
+        // selected: the conversation's has the same value, and a missing participant (staff
+        // who do not take part) would make it null. `p.account_id` is null exactly when
+        // there is no participant, since it is part of the primary key.
         let row = sqlx::query(concat!(
             "select ",
             conversation_columns!(),
-            " from conversation c
+            ", p.account_id, p.role, p.visibility, p.history_from_seq, p.joined_at, p.left_at,
+               p.read_seq, p.delivered_seq
+             from conversation c
+             left join participant p
+               on p.conversation_id = c.conversation_id and p.account_id = $3
              where c.conversation_id = $1 and c.workspace_id = $2"
         ))
         .bind(id.0)
         .bind(workspace.0)
+        .bind(account.0)
         .fetch_optional(&self.read)
         .await?
         .ok_or_else(|| not_found("conversation"))?;
         let conversation = rows::conversation(&row)?;
-        let participant = sqlx::query(concat!(
-            "select ",
-            participant_columns!(),
-            " from participant p
-             where p.conversation_id = $1 and p.account_id = $2"
-        ))
-        .bind(id.0)
-        .bind(account.0)
-        .fetch_optional(&self.read)
-        .await?
-        .as_ref()
-        .map(rows::participant)
-        .transpose()?;
+        let participant = match row.try_get::<Option<i64>, _>("account_id")? {
+            Some(_) => Some(rows::participant(&row)?),
+            None => None,
+        };
         Ok((conversation, participant))
     }
 

@@ -182,6 +182,7 @@ impl Store {
         .bind(id.0)
         .execute(&self.write)
         .await?;
+        self.account_changed(id);
         Ok(())
     }
 
@@ -547,6 +548,7 @@ impl Store {
         .execute(&self.write)
         .await?
         .rows_affected();
+        self.account_changed(id);
         Ok(updated == 1)
     }
 
@@ -583,6 +585,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.account_changed(id);
         Ok(updated == 1)
     }
 

@@ -24,9 +24,11 @@ mod messages;
 mod routing;
 mod rows;
 mod sso;
+mod stamps;
 mod websites;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -42,6 +44,7 @@ pub use identity::{AuditQuery, Credentials, NewAudit, NewSession, Session, Token
 pub use messages::{Cursor, HistoryQuery, NewMessage, PostOutcome};
 pub use routing::{AgentRecord, Assigned, QueueRecord, RuleRecord, TeamRecord, TransferOffer};
 pub use sso::{NewSsoAttempt, SsoAttempt, SsoConfig, SsoConfigUpdate};
+pub use stamps::ChangeStamps;
 pub use websites::{
     NewVisitorSession, ParticipantName, ProfileUpdate, WebsiteRecord, WebsiteUpdate,
 };
@@ -82,6 +85,9 @@ pub struct Store {
     backend: Backend,
     /// The node's group-commit task for message sends (see `committer`).
     committer: committer::Committer,
+    /// Bumped after every committed change to an account's row, so that caches of
+    /// accounts on this node (the server's authentication cache) notice. Shared by clones.
+    account_changes: Arc<ChangeStamps>,
 }
 
 impl Store {
@@ -102,7 +108,7 @@ impl Store {
                     "pragma synchronous = full"
                 };
                 let pool = |max: u32| {
-                    AnyPoolOptions::new()
+                    pool_options()
                         .max_connections(max)
                         .acquire_timeout(options.acquire_timeout)
                         .after_connect(move |conn, _meta| {
@@ -131,10 +137,11 @@ impl Store {
                     read,
                     backend,
                     committer: committer::Committer::default(),
+                    account_changes: Arc::default(),
                 })
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
+                let pool = pool_options()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(options.acquire_timeout)
                     .connect(&options.url)
@@ -144,6 +151,7 @@ impl Store {
                     read: pool,
                     backend,
                     committer: committer::Committer::default(),
+                    account_changes: Arc::default(),
                 })
             }
         }
@@ -163,6 +171,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Change stamps of accounts (see [`ChangeStamps`]): take `account_stamp` before reading
+    /// an account to cache it; the stamp moves after any later committed change to it.
+    pub fn account_stamp(&self, account: natter_core::ids::AccountId) -> u64 {
+        self.account_changes.stamp(account)
+    }
+
+    /// Records a committed change to an account's row (call after the commit).
+    pub(crate) fn account_changed(&self, account: natter_core::ids::AccountId) {
+        self.account_changes.bump(account);
     }
 
     /// Open and idle connections of the pool used for reads (the only pool on PostgreSQL).
@@ -208,6 +227,29 @@ impl Store {
     async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(self.write.begin().await?)
     }
+}
+
+/// How long a pooled connection may sit idle before it is checked (a round trip) when taken
+/// from the pool.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Pool settings shared by both backends. sqlx pings every connection it hands out by
+/// default: a round trip to the SQLite worker thread, or to the PostgreSQL server, before
+/// every statement (a history page runs several). Only connections idle for a while are
+/// pinged here: under load connections come back within milliseconds and have just
+/// worked, while one that sat idle (a restarted or failed-over database, a NAT timeout) is
+/// still checked and replaced before it fails a request.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// sqlx wants `sqlite://path?mode=rwc` to create a missing file.

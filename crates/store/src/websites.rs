@@ -565,6 +565,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.account_changed(account);
         let profile = self.contact_profile(account).await?;
         Ok((contact, profile))
     }

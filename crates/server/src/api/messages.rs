@@ -14,7 +14,7 @@ use natter_core::model::Message;
 pub use natter_core::staff_api::EditMessage;
 use natter_store::Cursor;
 
-use super::{ApiError, ApiPath, ApiQuery, Body, Caller, CallerPrincipal};
+use super::{ApiError, ApiPath, ApiQuery, Body, Caller, CallerPrincipal, JsonVec};
 use crate::app::{App, PostMessage};
 
 pub fn router() -> Router<Arc<App>> {
@@ -49,11 +49,11 @@ pub async fn history(
     Caller(actor): Caller,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<HistoryParams>,
-) -> Result<Json<Vec<Message>>, ApiError> {
+) -> Result<JsonVec<Vec<Message>>, ApiError> {
     let messages = app
         .history(&actor, ConversationId(id), q.before, q.after, q.limit)
         .await?;
-    Ok(Json(messages))
+    Ok(JsonVec(messages))
 }
 
 /// Posts a message; answered after it is committed. 201 for a new message, 200 for a retry
