@@ -263,12 +263,14 @@ impl Store {
         };
         // The unread count is a bounded index scan of (conversation_id, seq) after the read
         // cursor; it skips the caller's own messages and what the caller may not see.
-        let rows = sqlx::query(concat!(
-            "select ",
-            conversation_columns!(),
-            ", ",
-            participant_columns!(),
-            ",
+        // A literal LIMIT, not a bound one (see `events_after`); `limit` is a `u32`.
+        let sql = format!(
+            concat!(
+                "select ",
+                conversation_columns!(),
+                ", ",
+                participant_columns!(),
+                ",
                  (select count(*) from message m
                   where m.conversation_id = c.conversation_id
                     and m.seq > p.read_seq and m.seq >= p.history_from_seq
@@ -281,15 +283,17 @@ impl Store {
                and (c.last_activity_at < $3
                     or (c.last_activity_at = $3 and c.conversation_id < $4))
              order by c.last_activity_at desc, c.conversation_id desc
-             limit $5"
-        ))
-        .bind(account.id.0)
-        .bind(i64::from(account.is_staff()))
-        .bind(activity)
-        .bind(id)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.read)
-        .await?;
+             limit {}"
+            ),
+            u64::from(limit) + 1
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account.id.0)
+            .bind(i64::from(account.is_staff()))
+            .bind(activity)
+            .bind(id)
+            .fetch_all(&self.read)
+            .await?;
         let mut items = rows
             .iter()
             .map(|row| {

@@ -343,7 +343,10 @@ impl Store {
         after: EventId,
         limit: u32,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let rows = sqlx::query(
+        // The limit is written into the statement, not bound: SQLite prepares a statement
+        // with a bound LIMIT again on every execution (see `Store::history`, where that was
+        // measured); it is a `u32`, so only digits reach the SQL, and callers use a constant.
+        let sql = format!(
             "select e.event_id, e.created_at, e.payload
              from participant p
              join event e on e.conversation_id = p.conversation_id
@@ -354,14 +357,14 @@ impl Store {
                and (e.audience = 'all' or $3 = 1)
                and (e.message_seq is null or e.message_seq >= p.history_from_seq)
              order by e.event_id
-             limit $4",
-        )
-        .bind(account.0)
-        .bind(after.0)
-        .bind(i64::from(is_staff))
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
+             limit {limit}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account.0)
+            .bind(after.0)
+            .bind(i64::from(is_staff))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(EventRecord {

@@ -108,7 +108,7 @@ impl Store {
                     "pragma synchronous = full"
                 };
                 let pool = |max: u32| {
-                    pool_options()
+                    sqlite_pool_options()
                         .max_connections(max)
                         .acquire_timeout(options.acquire_timeout)
                         .after_connect(move |conn, _meta| {
@@ -141,7 +141,12 @@ impl Store {
                 })
             }
             Backend::Postgres => {
-                let pool = pool_options()
+                // sqlx's default stays on PostgreSQL: every connection is pinged when taken.
+                // A connection the server ended (a restart, a failover, an administrator's
+                // pg_terminate_backend) must be replaced before it fails a request; a
+                // recently used one is no safer (`connections_killed_mid_batch_…` in the
+                // conformance suite retries on connections killed milliseconds earlier).
+                let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(options.acquire_timeout)
                     .connect(&options.url)
@@ -229,17 +234,15 @@ impl Store {
     }
 }
 
-/// How long a pooled connection may sit idle before it is checked (a round trip) when taken
-/// from the pool.
+/// How long a pooled SQLite connection may sit idle before it is checked (a round trip) when
+/// taken from the pool.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Pool settings shared by both backends. sqlx pings every connection it hands out by
-/// default: a round trip to the SQLite worker thread, or to the PostgreSQL server, before
-/// every statement (a history page runs several). Only connections idle for a while are
-/// pinged here: under load connections come back within milliseconds and have just
-/// worked, while one that sat idle (a restarted or failed-over database, a NAT timeout) is
-/// still checked and replaced before it fails a request.
-fn pool_options() -> AnyPoolOptions {
+/// SQLite pool settings. sqlx pings every connection it hands out by default: a round trip to
+/// the connection's worker thread before every statement (a history page runs several).
+/// Nothing outside this process can end an SQLite connection, so only connections idle for
+/// a while are pinged here. PostgreSQL keeps the default (see `Store::connect`).
+fn sqlite_pool_options() -> AnyPoolOptions {
     AnyPoolOptions::new()
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
