@@ -271,7 +271,7 @@ impl Bus {
                 }
                 _ if wire.n != self.node => {
                     let frame = bytes::Bytes::copy_from_slice(payload.get().as_bytes());
-                    hub.publish(&recipients, &Outbound::Ephemeral(frame));
+                    hub.publish(&recipients, &Outbound::Ephemeral(Arc::new(frame)));
                 }
                 _ => {}
             }

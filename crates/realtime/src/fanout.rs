@@ -92,7 +92,8 @@ impl Fanout {
         if let Some(bus) = &self.bus {
             bus.publish_ephemeral(recipients, &frame);
         }
-        self.hub.publish(recipients, &Outbound::Ephemeral(frame));
+        self.hub
+            .publish(recipients, &Outbound::Ephemeral(Arc::new(frame)));
     }
 
     /// True if a typing event of `account` in `conversation` should go out now: at most one
@@ -248,7 +249,7 @@ impl Sequencer {
             &event.recipients,
             &Outbound::Event {
                 id: event.id,
-                frame,
+                frame: Arc::new(frame),
             },
         );
         self.next = event.id.0 + 1;

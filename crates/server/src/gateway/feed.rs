@@ -112,7 +112,7 @@ impl Feed {
                 self.pending
                     .extend(page.into_iter().map(|e| Outbound::Event {
                         id: e.id,
-                        frame: event_frame(e.id, e.at, &e.payload),
+                        frame: std::sync::Arc::new(event_frame(e.id, e.at, &e.payload)),
                     }));
                 continue;
             }

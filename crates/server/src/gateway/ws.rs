@@ -346,7 +346,10 @@ async fn write_batch(socket: &mut WebSocket, feed: &mut Feed, first: Outbound) -
     let mut written = 0;
     while let Some(next) = item.take() {
         let bytes = match next {
-            Outbound::Event { frame, .. } | Outbound::Ephemeral(frame) => frame,
+            // The last recipient takes the frame; the others share its buffer (a refcount).
+            Outbound::Event { frame, .. } | Outbound::Ephemeral(frame) => {
+                std::sync::Arc::unwrap_or_clone(frame)
+            }
             // Leave the close to the main loop: hand it back and stop this batch here.
             Outbound::Revoked => {
                 feed.unread(Outbound::Revoked);
