@@ -174,7 +174,6 @@ impl App {
 
     /// Resolves a bearer token (staff API token or contact token) to an active account.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, Error> {
-        let refused = || Error::new(ErrorCode::Unauthenticated, "invalid or revoked token");
         match auth::classify(token)? {
             Credential::Staff(token) => {
                 let hash = auth::hash_token(token);
@@ -207,27 +206,15 @@ impl App {
                         let claim = auth::verify_contact_token(&self.contact_key, token, now_secs)?;
                         // Taken before the read: a change committed meanwhile moves them.
                         let taken = stamps(claim.account);
-                        match self
-                            .store
-                            .account(claim.account)
-                            .await
-                            .map_err(Self::public_error)?
-                        {
-                            Some(account)
-                                if account.workspace_id == claim.workspace
-                                    && !account.is_staff() =>
-                            {
-                                self.contact_auth.put(
-                                    token,
-                                    claim.expires_at,
-                                    taken,
-                                    account.clone(),
-                                    claim.website,
-                                );
-                                (account, claim.website)
-                            }
-                            _ => return Err(refused()),
-                        }
+                        let account = self.claimed_contact(&claim).await?;
+                        self.contact_auth.put(
+                            token,
+                            claim.expires_at,
+                            taken,
+                            account.clone(),
+                            claim.website,
+                        );
+                        (account, claim.website)
                     }
                 };
                 // Checked on every request, cached token or not (the website cache has its
@@ -242,6 +229,21 @@ impl App {
                     via: Via::Contact { website },
                 })
             }
+        }
+    }
+
+    /// The contact a verified token names, if it still exists in the token's workspace.
+    async fn claimed_contact(&self, claim: &auth::ContactClaim) -> Result<Account, Error> {
+        match self
+            .store
+            .account(claim.account)
+            .await
+            .map_err(Self::public_error)?
+        {
+            Some(account) if account.workspace_id == claim.workspace && !account.is_staff() => {
+                Ok(account)
+            }
+            _ => Err(refused()),
         }
     }
 
@@ -879,6 +881,11 @@ fn too_large(field: &str, max: usize) -> Error {
         ErrorCode::TooLarge,
         format!("{field} is longer than {max} bytes"),
     )
+}
+
+/// A credential that does not (or no longer) names a usable account.
+fn refused() -> Error {
+    Error::new(ErrorCode::Unauthenticated, "invalid or revoked token")
 }
 
 pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Error> {

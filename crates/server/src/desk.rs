@@ -48,9 +48,10 @@ impl App {
                 Some(Some(url))
             }
         };
+        let name = edit.name.as_deref().map(str::trim);
         let updated = self
             .store
-            .update_staff_profile(actor.id, edit.name.as_deref().map(str::trim), avatar_url)
+            .update_staff_profile(actor.id, name, avatar_url)
             .await
             .map_err(Self::public_error)?;
         // The name and photo are what customers see of the person: who changed them, and to
@@ -59,7 +60,7 @@ impl App {
             actor,
             "account.profile_changed",
             Some(("account", actor.id.to_string())),
-            serde_json::json!({"name": edit.name.as_deref().map(str::trim), "avatar_url": edit.avatar_url}),
+            serde_json::json!({"name": name, "avatar_url": edit.avatar_url}),
         )
         .await;
         Ok(updated)

@@ -43,11 +43,10 @@ fn check_short(field: &str, value: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// An image URL that browsers will load from a page: http(s), at most 2,048 bytes, no
-/// whitespace or control characters (which would let it break out of an attribute or CSS).
-/// An image the widget or the workspace shows from another host. Only `https://`: the pages
-/// are served with `img-src 'self' data: https:` (an http image would be blocked, or be mixed
-/// content on an https page).
+/// An image URL that browsers will load from a page: `https://` only (the pages are served
+/// with `img-src 'self' data: https:`, and an http image would be mixed content on an https
+/// page), at most 2,048 bytes, no whitespace or control characters (which would let it break
+/// out of an attribute or CSS).
 pub(crate) fn check_image_url(field: &str, url: &str) -> Result<(), Error> {
     let well_formed = url.starts_with("https://")
         && url.len() > "https://".len()

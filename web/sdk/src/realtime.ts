@@ -456,7 +456,7 @@ export class RealtimeClient {
       ws = this._transport === 'fallback' && fallback ? fallback(this.opts.url) : this.factory(this.opts.url);
     } catch (e) {
       this.log('cannot open socket', e);
-      this.afterSilentFailure(() => this.scheduleReconnect());
+      this.reconnectAfterFailure(true);
       return;
     }
     this.ws = ws;
@@ -484,33 +484,33 @@ export class RealtimeClient {
       this.log('no ready in time: dropping the connection');
       const silent = !this.heard;
       this.dropSocket();
-      if (silent) this.afterSilentFailure(() => this.scheduleReconnect());
-      else this.scheduleReconnect();
+      this.reconnectAfterFailure(silent);
     }, this.opts.connectTimeoutMs ?? 15000);
   }
 
   /**
-   * A WebSocket attempt ended before the server said anything (refused, cut by a proxy, or
-   * hung). It counts when the server answers plain HTTP meanwhile (`reachable`); after
-   * `fallbackAfter` in a row, later connections use the fallback transport. `then` runs once
-   * that is decided, unless the client was stopped or restarted in the meantime.
+   * Schedules the next attempt after a connection failed. A `silent` failure is a WebSocket
+   * attempt that ended before the server said anything (refused, cut by a proxy, or hung):
+   * it counts when the server answers plain HTTP meanwhile (`reachable`), and after
+   * `fallbackAfter` in a row later connections use the fallback transport. The reconnect is
+   * scheduled once that is decided, unless the client was stopped or restarted meanwhile.
    */
-  private afterSilentFailure(then: () => void): void {
-    if (this._transport !== 'websocket' || !this.opts.fallbackFactory) {
-      then();
+  private reconnectAfterFailure(silent: boolean): void {
+    if (!silent || this._transport !== 'websocket' || !this.opts.fallbackFactory) {
+      this.scheduleReconnect();
       return;
     }
     const probe = this.opts.reachable;
     if (!probe) {
       this.countSilentFailure();
-      then();
+      this.scheduleReconnect();
       return;
     }
     const gen = this.generation;
     const decided = (reachable: boolean) => {
       if (this.stopped || gen !== this.generation) return;
       if (reachable) this.countSilentFailure();
-      then();
+      this.scheduleReconnect();
     };
     let p: Promise<boolean>;
     try {
@@ -627,8 +627,7 @@ export class RealtimeClient {
         this.connect();
         return;
       default:
-        if (silent) this.afterSilentFailure(() => this.scheduleReconnect());
-        else this.scheduleReconnect();
+        this.reconnectAfterFailure(silent);
     }
   }
 

@@ -14,6 +14,11 @@ import type {
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
+/** `given`, or the environment's `fetch` (bound, as browsers require), or undefined. */
+export function resolveFetch(given?: FetchLike): FetchLike | undefined {
+  return given ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
+}
+
 export interface RestOptions {
   /** The natter origin (and path prefix, if any), e.g. `https://chat.example.com`. */
   baseUrl: string;
@@ -59,7 +64,7 @@ export class RestClient {
     this.tokenSource = opts.token;
     this.credentials = opts.credentials ?? 'omit';
     this.extraHeaders = opts.headers;
-    const f = opts.fetch ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
+    const f = resolveFetch(opts.fetch);
     if (!f) throw new Error('RestClient: no fetch implementation');
     this.fetchImpl = f;
   }

@@ -6,7 +6,7 @@
 // Liveness: every chunk of the stream (keep-alive comments included) is a sign of life; POST
 // answers are not, since they only prove the client can reach the server, not the reverse.
 import { CloseCode, type SocketLike } from './realtime';
-import type { FetchLike } from './rest';
+import { resolveFetch, type FetchLike } from './rest';
 
 /** `wss://host/prefix/v1/ws` → `https://host/prefix`. */
 export function httpBase(socketUrl: string): string {
@@ -32,7 +32,7 @@ export interface SseOptions {
 export function httpReachable(socketUrl: string, fetchImpl?: FetchLike, timeoutMs = 5000): () => Promise<boolean> {
   const url = `${httpBase(socketUrl)}/healthz`;
   return async () => {
-    const f = fetchImpl ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
+    const f = resolveFetch(fetchImpl);
     if (!f) return false;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
@@ -65,7 +65,7 @@ export class SseSocket implements SocketLike {
   constructor(url: string, fetchImpl?: FetchLike, options: SseOptions = {}) {
     this.base = httpBase(url);
     this.postTimeoutMs = options.postTimeoutMs ?? 20000;
-    const f = fetchImpl ?? (typeof fetch === 'function' ? fetch.bind(globalThis) : undefined);
+    const f = resolveFetch(fetchImpl);
     if (!f) throw new Error('SseSocket: no fetch implementation');
     this.fetchImpl = f;
     // Nothing to wait for before `hello`: the stream itself opens when hello names the token.
