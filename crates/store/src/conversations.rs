@@ -188,7 +188,7 @@ impl Store {
                 participant: p.clone(),
             })
         }));
-        let members = events::members(&mut tx, conversation.id).await?;
+        let members = events::members(&mut tx, self.backend, conversation.id).await?;
         let events = events::append(&mut tx, first, now, &members, drafts).await?;
         tx.commit().await?;
         Ok(Committed {
@@ -351,7 +351,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let conversation = rows::conversation(&row)?;
-        let members = events::members(&mut tx, id).await?;
+        let members = events::members(&mut tx, self.backend, id).await?;
         let first = events::reserve(&mut tx, 1).await?;
         let drafts = vec![Draft::new(EventPayload::ConversationUpdated {
             conversation: conversation.clone(),
@@ -399,7 +399,7 @@ impl Store {
         }
         let first = events::reserve(&mut tx, 1).await?;
         let participant = join_in_tx(&mut tx, &conversation, new, first, now).await?;
-        let members = events::members(&mut tx, id).await?;
+        let members = events::members(&mut tx, self.backend, id).await?;
         let drafts = vec![Draft::new(EventPayload::ParticipantJoined {
             participant: participant.clone(),
         })];
@@ -437,7 +437,7 @@ impl Store {
         .bind(account.0)
         .execute(&mut *tx)
         .await?;
-        let members = events::members(&mut tx, id).await?;
+        let members = events::members(&mut tx, self.backend, id).await?;
         let mut draft = Draft::new(EventPayload::ParticipantLeft {
             conversation_id: id,
             account_id: account,

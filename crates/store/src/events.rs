@@ -125,32 +125,24 @@ pub struct Head {
 /// matches the committed state).
 pub(crate) async fn members(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     conversation_id: ConversationId,
 ) -> Result<Vec<Member>, StoreError> {
-    let rows = sqlx::query(
-        "select p.account_id, a.kind, p.history_from_seq, p.joined_event_id
-         from participant p join account a on a.account_id = p.account_id
-         where p.conversation_id = $1 and p.left_at is null",
-    )
-    .bind(conversation_id.0)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(member).collect()
-}
-
-fn member(row: &sqlx::any::AnyRow) -> Result<Member, StoreError> {
-    Ok(Member {
-        account_id: AccountId(row.try_get("account_id")?),
-        is_staff: row.try_get::<String, _>("kind")? == "staff",
-        history_from_seq: row.try_get("history_from_seq")?,
-        joined_event_id: row.try_get("joined_event_id")?,
-    })
+    Ok(members_of(tx, backend, vec![conversation_id])
+        .await?
+        .remove(&conversation_id)
+        .unwrap_or_default())
 }
 
 /// Active members of each of `conversations`, in one query (a batch of sends touches many
 /// conversations). Call it after [`reserve`]: the counter row is then held, so every
 /// participant change that took an id before this batch is committed and visible here, and
 /// none can commit until this batch does — the recipients match the replay rules.
+///
+/// Each conversation's members come back as one aggregated text (`id,staff,from,joined;…`)
+/// rather than a row each: a send to a room of 1,000 members read 1,000 rows, and every row
+/// is a hand-off from SQLite's worker thread plus a conversion per column — measured as about
+/// a tenth of the server's CPU in the 1,000-member fan-out benchmark.
 pub(crate) async fn members_of(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
@@ -161,10 +153,18 @@ pub(crate) async fn members_of(
     if conversations.is_empty() {
         return Ok(out);
     }
+    let aggregate = match backend {
+        Backend::Sqlite => "group_concat",
+        Backend::Postgres => "string_agg",
+    };
+    // `in` is a set: the padding's repeats return no conversation twice.
     let sql = format!(
-        "select p.conversation_id, p.account_id, a.kind, p.history_from_seq, p.joined_event_id
+        "select p.conversation_id,
+                {aggregate}(p.account_id || ',' || (case when a.kind = 'staff' then 1 else 0 end)
+                    || ',' || p.history_from_seq || ',' || p.joined_event_id, ';') as members
          from participant p join account a on a.account_id = p.account_id
-         where p.conversation_id in ({}) and p.left_at is null",
+         where p.conversation_id in ({}) and p.left_at is null
+         group by p.conversation_id",
         Params::new(backend).rows(conversations.len(), 1)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -173,10 +173,32 @@ pub(crate) async fn members_of(
     }
     for row in query.fetch_all(&mut **tx).await? {
         let conversation = ConversationId(row.try_get("conversation_id")?);
-        // `in` is a set: the padding's repeats return no row twice.
-        out.entry(conversation).or_default().push(member(&row)?);
+        let members: String = row.try_get("members")?;
+        out.insert(conversation, parse_members(&members)?);
     }
     Ok(out)
+}
+
+/// Reads the aggregate of [`members_of`]: `account_id,is_staff,history_from_seq,joined_event_id`
+/// per member, members separated by `;`.
+fn parse_members(text: &str) -> Result<Vec<Member>, StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("member list {text:?}"));
+    text.split(';')
+        .map(|member| {
+            let mut fields = member.split(',').map(|f| f.parse::<i64>());
+            let mut next = || fields.next().and_then(Result::ok).ok_or_else(corrupt);
+            let parsed = Member {
+                account_id: AccountId(next()?),
+                is_staff: next()? == 1,
+                history_from_seq: next()?,
+                joined_event_id: next()?,
+            };
+            match fields.next() {
+                None => Ok(parsed),
+                Some(_) => Err(corrupt()),
+            }
+        })
+        .collect()
 }
 
 /// Takes `count` ids from the counter; returns the first. Call it as late in the transaction
@@ -449,5 +471,36 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_aggregated_member_list_reads_back_every_member_and_field() {
+        let members = parse_members("7,1,0,12;9,0,40,300").unwrap();
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].account_id, AccountId(7));
+        assert!(members[0].is_staff);
+        assert_eq!(
+            (members[0].history_from_seq, members[0].joined_event_id),
+            (0, 12)
+        );
+        assert_eq!(members[1].account_id, AccountId(9));
+        assert!(!members[1].is_staff);
+        assert_eq!(
+            (members[1].history_from_seq, members[1].joined_event_id),
+            (40, 300)
+        );
+    }
+
+    #[test]
+    fn a_malformed_member_list_is_an_error_not_a_wrong_recipient() {
+        for bad in ["", "7,1,0", "7,1,0,12,5", "x,1,0,12", "7,1,0,12;"] {
+            assert!(parse_members(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -591,7 +591,7 @@ impl Store {
                 visibility: Visibility::Full,
             };
             let participant = join_in_tx(&mut tx, &conversation, &joined, id, now).await?;
-            let members = events::members(&mut tx, conversation.id).await?;
+            let members = events::members(&mut tx, self.backend, conversation.id).await?;
             committed.extend(
                 events::append(
                     &mut tx,

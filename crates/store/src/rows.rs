@@ -4,8 +4,10 @@
 use natter_core::ids::{AccountId, ConversationId, MessageId, WebsiteId, WorkspaceId};
 use natter_core::model::{
     Account, AccountKind, Conversation, ConversationKind, ConversationStatus, IdentityState,
-    Message, MessageFormat, MessageKind, Participant, ParticipantRole, StaffRole, Visibility,
+    Message, MessageFormat, MessageKind, Participant, ParticipantRole, Reaction, StaffRole,
+    Visibility,
 };
+use natter_core::time::Millis;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -137,36 +139,58 @@ pub(crate) fn participant(row: &AnyRow) -> Result<Participant, StoreError> {
     })
 }
 
-/// Position of `message_id` in `message_columns!`.
-pub(crate) const MESSAGE_ID: usize = 0;
-/// How many columns `message_columns!` names; a query's own columns follow them.
-pub(crate) const MESSAGE_COLUMNS: usize = 11;
+/// One (message, reaction) row of a history page as the database writes it into JSON:
+/// `message_columns!` in order, then the reaction's emoji and account (null without one).
+type PageRow<'a> = (
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    &'a str,
+    &'a str,
+    String,
+    Option<String>,
+    Millis,
+    Option<Millis>,
+    Option<Millis>,
+    Option<String>,
+    Option<i64>,
+);
 
-/// [`message`] for a row that starts with `message_columns!`, read by position: cheaper on
-/// the history path, where a page has dozens of rows (a lookup by name hashes the name).
-pub(crate) fn message_at(row: &AnyRow) -> Result<Message, StoreError> {
-    fn enum_at<T>(
-        row: &AnyRow,
-        index: usize,
-        parse: fn(&str) -> Option<T>,
-    ) -> Result<T, StoreError> {
-        let text: &str = row.try_get(index)?;
-        parse(text).ok_or_else(|| StoreError::Corrupt(format!("column {index} = {text:?}")))
+/// The messages of a history page read as one JSON array of [`PageRow`]s, in page order,
+/// with each message's reaction rows next to each other.
+pub(crate) fn messages_from_json(page: &str) -> Result<Vec<Message>, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt(format!("history page: {what}"));
+    let rows: Vec<PageRow<'_>> = serde_json::from_str(page).map_err(|e| corrupt(e.to_string()))?;
+    let mut messages: Vec<Message> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (id, conversation, seq, sender, kind, format, body, client_msg_id) =
+            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+        if messages.last().is_none_or(|m| m.id.0 != id) {
+            messages.push(Message {
+                id: MessageId(id),
+                conversation_id: ConversationId(conversation),
+                seq,
+                sender_id: sender.map(AccountId),
+                kind: MessageKind::parse(kind).ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
+                format: MessageFormat::parse(format)
+                    .ok_or_else(|| corrupt(format!("format {format:?}")))?,
+                body,
+                client_msg_id,
+                created_at: row.8,
+                edited_at: row.9,
+                deleted_at: row.10,
+                reactions: Vec::new(),
+            });
+        }
+        if let (Some(message), Some(emoji), Some(account)) = (messages.last_mut(), row.11, row.12) {
+            message.reactions.push(Reaction {
+                emoji,
+                account_id: AccountId(account),
+            });
+        }
     }
-    Ok(Message {
-        id: MessageId(row.try_get(MESSAGE_ID)?),
-        conversation_id: ConversationId(row.try_get(1)?),
-        seq: row.try_get(2)?,
-        sender_id: row.try_get::<Option<i64>, _>(3)?.map(AccountId),
-        kind: enum_at(row, 4, MessageKind::parse)?,
-        format: enum_at(row, 5, MessageFormat::parse)?,
-        body: row.try_get(6)?,
-        client_msg_id: row.try_get(7)?,
-        created_at: row.try_get(8)?,
-        edited_at: row.try_get(9)?,
-        deleted_at: row.try_get(10)?,
-        reactions: Vec::new(),
-    })
+    Ok(messages)
 }
 
 pub(crate) fn message(row: &AnyRow) -> Result<Message, StoreError> {
