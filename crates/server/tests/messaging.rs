@@ -650,3 +650,98 @@ async fn a_contact_sees_its_new_details_at_once_although_its_token_was_just_chec
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["name"], "Ann Smith");
 }
+
+/// Opens a PostgreSQL transaction that locks `conversation`'s row: the server's next write
+/// to it waits until `release`.
+async fn hold_writes(server: &Server, conversation: i64) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut held = sqlx::AnyConnection::connect(&server.database_url())
+        .await
+        .unwrap();
+    sqlx::raw_sql("begin").execute(&mut held).await.unwrap();
+    sqlx::query("select conversation_id from conversation where conversation_id = $1 for update")
+        .bind(conversation)
+        .fetch_one(&mut held)
+        .await
+        .unwrap();
+    held
+}
+
+async fn release(mut held: sqlx::AnyConnection) {
+    sqlx::raw_sql("rollback").execute(&mut held).await.unwrap();
+}
+
+/// While a `send` waits for its commit, the connection's queue keeps filling (here with
+/// typing frames, which need no write). More of them than the queue holds must still reach
+/// the client, and the client must stay connected: before, the server wrote nothing while a
+/// frame was being handled, and dropped the sender as a slow consumer (4008).
+///
+/// PostgreSQL only: this is the gateway's behaviour, not storage's, and only PostgreSQL lets
+/// a test hold a write so that the server waits for it. On SQLite the server's write
+/// transaction starts by reading, and SQLite refuses the upgrade to writing at once
+/// (`SQLITE_BUSY`) instead of waiting while another connection holds the write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_send_waits_for_its_commit_keeps_receiving_and_is_not_dropped_as_slow() {
+    let backend = Backend::Postgres;
+    let queue = 4;
+    let server = Server::start_with(backend, &[("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "4")]).await;
+    let admin = server.admin();
+    let (sender_id, sender_token) = admin.contact("sender").await;
+    let mut members = vec![(sender_id, "buyer")];
+    let mut typist_tokens = Vec::new();
+    for i in 0..queue * 3 {
+        let (id, token) = admin.contact(&format!("typist-{i}")).await;
+        members.push((id, "seller"));
+        typist_tokens.push((id, token));
+    }
+    let conversation = admin.conversation("direct", &members).await;
+    let mut sender = Client::connect(&server, &sender_token, None).await;
+    let mut typists = Vec::new();
+    for (id, token) in &typist_tokens {
+        typists.push((*id, Client::connect(&server, token, None).await));
+    }
+
+    let held = hold_writes(&server, conversation).await;
+    sender
+        .send_json(json!({
+            "type": "send", "ref": "s1", "conversation_id": conversation,
+            "client_msg_id": "held-1", "body": "waits for the lock",
+        }))
+        .await;
+    // Let the server take the frame and block on the held lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (_, typist) in &mut typists {
+        typist
+            .send_json(json!({"type": "typing", "conversation_id": conversation}))
+            .await;
+    }
+    let mut heard = Vec::new();
+    while heard.len() < typists.len() {
+        let frame = sender.next_frame().await;
+        assert_ne!(
+            frame["ref"], "s1",
+            "the send was answered while held: {frame}"
+        );
+        if frame["type"] == "typing" {
+            heard.push(frame["account_id"].as_i64().unwrap());
+        }
+    }
+    heard.sort_unstable();
+    let mut expected: Vec<i64> = typists.iter().map(|(id, _)| *id).collect();
+    expected.sort_unstable();
+    assert_eq!(
+        heard, expected,
+        "every typing frame reached the waiting sender"
+    );
+
+    release(held).await;
+    let ack = sender.next_of("ack").await;
+    assert_eq!(ack["ref"], "s1", "{ack}");
+    // Still connected, and still in the room's fan-out.
+    let again = sender.send_message(conversation, "after", "held-2").await;
+    assert_eq!(again["type"], "ack", "{again}");
+    let (_, first_typist) = &mut typists[0];
+    let created = first_typist.next_event("message_created").await;
+    assert_eq!(created["data"]["message"]["body"], "waits for the lock");
+}

@@ -3,7 +3,7 @@
 //! One task per connection, one `select!` loop: inbound frames, outbound events, the
 //! heartbeat and shutdown. Outbound frames ready at the same time are written as one batch
 //! and flushed once. Handling an inbound frame (e.g. a send waiting for its commit) pauses
-//! reading, which is the backpressure a client gets; events keep queueing meanwhile, bounded.
+//! reading, which is the backpressure a client gets; events keep being written meanwhile.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -304,32 +304,25 @@ async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
                 if text.len() > frame_limit {
                     return close_with(socket, close::TOO_BIG, "too_large").await;
                 }
-                let answer = match parse_frame(&text) {
-                    Ok(frame) => Box::pin(handle_frame(&app, &principal, frame)).await,
-                    Err(bad) => Some(error_frame(bad.req, bad.error)),
+                let (answer, ended) = match parse_frame(&text) {
+                    Ok(frame) => {
+                        let handling = Box::pin(handle_frame(&app, &principal, frame));
+                        forward_while(&app, &mut socket, &mut feed, handling).await
+                    }
+                    Err(bad) => (Some(error_frame(bad.req, bad.error)), None),
                 };
                 if let Some(answer) = answer
                     && !send_frame(&mut socket, &answer).await
                 {
                     return;
                 }
+                if let Some(end) = ended {
+                    return end.close(socket).await;
+                }
             }
             outbound = feed.next(&app) => {
-                match outbound {
-                    Ok(Some(Outbound::Revoked)) => {
-                        return close_with(socket, close::UNAUTHENTICATED, "revoked").await;
-                    }
-                    Ok(Some(item)) => {
-                        if !write_batch(&mut socket, &mut feed, item).await {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        return close_with(socket, close::SLOW_CONSUMER, "slow_consumer").await;
-                    }
-                    Err(_) => {
-                        return close_with(socket, close::GOING_AWAY, "unavailable").await;
-                    }
+                if let Err(end) = forward(&mut socket, &mut feed, outbound).await {
+                    return end.close(socket).await;
                 }
             }
             _ = ticker.tick() => {
@@ -338,6 +331,72 @@ async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     return;
+                }
+            }
+        }
+    }
+}
+
+/// Why the feed ended a connection.
+enum End {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone: nothing more can be written.
+    Gone,
+}
+
+impl End {
+    async fn close(self, socket: WebSocket) {
+        if let Self::Close(code, reason) = self {
+            close_with(socket, code, reason).await;
+        }
+    }
+}
+
+/// Writes what the feed handed out (and whatever else is ready).
+async fn forward(
+    socket: &mut WebSocket,
+    feed: &mut Feed,
+    outbound: Result<Option<Outbound>, Error>,
+) -> Result<(), End> {
+    match outbound {
+        Ok(Some(Outbound::Revoked)) => Err(End::Close(close::UNAUTHENTICATED, "revoked")),
+        Ok(Some(item)) => match write_batch(socket, feed, item).await {
+            true => Ok(()),
+            false => Err(End::Gone),
+        },
+        Ok(None) => Err(End::Close(close::SLOW_CONSUMER, "slow_consumer")),
+        Err(_) => Err(End::Close(close::GOING_AWAY, "unavailable")),
+    }
+}
+
+/// Runs `handling` (an inbound frame) to completion while the feed keeps being written.
+///
+/// A `send` waits for its commit, which under load is a batch's worth of milliseconds; the
+/// connection's queue keeps filling meanwhile, with every event of every conversation the
+/// client is in (its own sends' echoes included). Not writing it out then would drop a
+/// client that sends into a busy room as a slow consumer for the server's own pause. The
+/// frame being handled is never cancelled: when the feed ends the connection, the handling
+/// still finishes (its write commits or not, as a whole), and the end is returned with the
+/// answer.
+async fn forward_while<F>(
+    app: &App,
+    socket: &mut WebSocket,
+    feed: &mut Feed,
+    mut handling: std::pin::Pin<Box<F>>,
+) -> (Option<ServerFrame>, Option<End>)
+where
+    F: Future<Output = Option<ServerFrame>>,
+{
+    let mut ended = None;
+    loop {
+        tokio::select! {
+            biased;
+            answer = &mut handling => return (answer, ended),
+            // `Feed::next` is cancel-safe, so losing this race to the answer loses nothing.
+            outbound = feed.next(app), if ended.is_none() => {
+                if let Err(end) = forward(socket, feed, outbound).await {
+                    ended = Some(end);
                 }
             }
         }
