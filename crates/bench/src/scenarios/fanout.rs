@@ -96,10 +96,21 @@ pub async fn run(ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
         let duration = Duration::from_secs_f64(args.duration_s);
         let drain = duration.max(Duration::from_secs(5));
         let mut phases: Vec<PhaseResult> = Vec::new();
+        // A rate that breaks the load (a connection the server closed) ends this room size's
+        // series, not the scenario: the figures of the rates before it and of the other
+        // sizes still count, and the failure is reported as a row of its own.
+        let mut failed: Option<(f64, String)> = None;
         for &deliveries in &args.deliveries {
             let rate = deliveries / m as f64;
             eprintln!("natter-bench: fanout {m}: {rate:.1} msg/s = {deliveries} deliveries/s");
-            let phase = load.run_phase(rate, duration, drain).await?;
+            let phase = match load.run_phase(rate, duration, drain).await {
+                Ok(phase) => phase,
+                Err(e) => {
+                    eprintln!("natter-bench:   failed: {e:#}");
+                    failed = Some((deliveries, format!("{e:#}")));
+                    break;
+                }
+            };
             eprintln!(
                 "natter-bench:   delivered {} of {} ({:.0}/s); p99 {:.2} ms; server CPU {:.0}%, harness CPU {:.0}%",
                 phase.delivered,
@@ -147,11 +158,18 @@ pub async fn run(ctx: &Ctx, args: &FanoutArgs) -> Result<Outcome> {
                 false,
             )),
         }
+        if let Some((deliveries, error)) = &failed {
+            rows.push(Row::info(
+                format!("series ended by a failure, {m} members"),
+                format!("at {} deliveries/s: {error}", thousands(*deliveries)),
+            ));
+        }
         sizes.push(json!({
             "members": m,
             "conversation": conversation,
             "senders": args.senders,
             "phases": phases,
+            "failed": failed.map(|(deliveries, error)| json!({"deliveries": deliveries, "error": error})),
             "protocol_errors": protocol_errors,
             "close_samples": close_samples,
         }));
