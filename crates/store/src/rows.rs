@@ -163,9 +163,22 @@ pub(crate) fn messages_from_json(page: &str) -> Result<Vec<Message>, StoreError>
     let corrupt = |what: String| StoreError::Corrupt(format!("history page: {what}"));
     let rows: Vec<PageRow<'_>> = serde_json::from_str(page).map_err(|e| corrupt(e.to_string()))?;
     let mut messages: Vec<Message> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let (id, conversation, seq, sender, kind, format, body, client_msg_id) =
-            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    for (
+        id,
+        conversation,
+        seq,
+        sender,
+        kind,
+        format,
+        body,
+        client_msg_id,
+        created_at,
+        edited_at,
+        deleted_at,
+        emoji,
+        account,
+    ) in rows
+    {
         if messages.last().is_none_or(|m| m.id.0 != id) {
             messages.push(Message {
                 id: MessageId(id),
@@ -177,13 +190,13 @@ pub(crate) fn messages_from_json(page: &str) -> Result<Vec<Message>, StoreError>
                     .ok_or_else(|| corrupt(format!("format {format:?}")))?,
                 body,
                 client_msg_id,
-                created_at: row.8,
-                edited_at: row.9,
-                deleted_at: row.10,
+                created_at,
+                edited_at,
+                deleted_at,
                 reactions: Vec::new(),
             });
         }
-        if let (Some(message), Some(emoji), Some(account)) = (messages.last_mut(), row.11, row.12) {
+        if let (Some(message), Some(emoji), Some(account)) = (messages.last_mut(), emoji, account) {
             message.reactions.push(Reaction {
                 emoji,
                 account_id: AccountId(account),
