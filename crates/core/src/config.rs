@@ -208,6 +208,12 @@ pub struct RealtimeConfig {
     pub gap_timeout_ms: u64,
     /// How often a node checks the event log for events nobody announced (Redis down).
     pub catch_up_poll_ms: u64,
+    /// A WebSocket that wrote events less than this long ago holds the next ones until this
+    /// long has passed, and then writes everything queued at once: a connection receiving
+    /// many events a second gets several per `write`, which is most of what a delivery
+    /// costs. A connection that has been quiet for this long writes at once. 0 writes every
+    /// batch as soon as it is queued.
+    pub write_pace_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,6 +290,7 @@ impl Default for RealtimeConfig {
             replay_batch: 500,
             gap_timeout_ms: 200,
             catch_up_poll_ms: 500,
+            write_pace_ms: 20,
         }
     }
 }
@@ -301,6 +308,9 @@ impl Default for AuthConfig {
 
 /// `NATTER_*` variables that are not settings: the configuration file's path, the log
 /// filter. (`NATTER_TEST_*` variables belong to the test suite and are ignored too.)
+/// Longest `realtime.write_pace_ms`: beyond a second, held events would look lost.
+const MAX_WRITE_PACE_MS: u64 = 1000;
+
 const NOT_SETTINGS: &[&str] = &["NATTER_CONFIG", "NATTER_LOG"];
 
 /// A configuration problem, reported before the server starts.
@@ -409,6 +419,9 @@ impl Config {
             return invalid(
                 "realtime.gap_timeout_ms and realtime.catch_up_poll_ms must be positive",
             );
+        }
+        if self.realtime.write_pace_ms > MAX_WRITE_PACE_MS {
+            return invalid("realtime.write_pace_ms must be at most 1000");
         }
         if self.limits.message_body_bytes == 0
             || self.limits.ws_frame_bytes < self.limits.message_body_bytes
@@ -524,5 +537,15 @@ mod tests {
     #[test]
     fn an_unknown_file_key_is_an_error() {
         assert!(Config::load(Some("lisen = \"x\""), vars(&[])).is_err());
+    }
+
+    #[test]
+    fn a_write_pace_over_a_second_is_an_error_and_zero_turns_it_off() {
+        let err =
+            Config::load(None, vars(&[("NATTER_REALTIME_WRITE_PACE_MS", "1001")])).unwrap_err();
+        assert!(err.to_string().contains("write_pace_ms"), "{err}");
+        let off = Config::load(None, vars(&[("NATTER_REALTIME_WRITE_PACE_MS", "0")])).unwrap();
+        assert_eq!(off.realtime.write_pace_ms, 0);
+        assert_eq!(Config::default().realtime.write_pace_ms, 20);
     }
 }

@@ -25,14 +25,26 @@ use tokio::sync::mpsc;
 /// each at 48 bytes).
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A durable event; `id` lets the connection skip what it already replayed.
-    Event { id: EventId, frame: Arc<Bytes> },
+    /// A durable event; `id` lets the connection skip what it already replayed. `wide` when
+    /// it went to at least [`WIDE_EVENT_RECIPIENTS`] accounts at once: a connection may hold
+    /// such frames for a few milliseconds to write several at once (`realtime.write_pace_ms`).
+    Event {
+        id: EventId,
+        frame: Arc<Bytes>,
+        wide: bool,
+    },
     /// An ephemeral frame (typing) that has no id and is never replayed.
     Ephemeral(Arc<Bytes>),
     /// The account's credentials were revoked or the account deactivated: close with
     /// "unauthenticated" (the client must not simply resume with the same token).
     Revoked,
 }
+
+/// Events for at least this many accounts are [`Outbound::Event::wide`]. A conversation of
+/// people talking (a contact, an agent or two, a seller and a courier) stays well below it;
+/// a big room or a workspace-wide broadcast reaches it, and there the cost of a delivery is
+/// mostly its own `write`.
+pub const WIDE_EVENT_RECIPIENTS: usize = 64;
 
 /// Serialises an `event` frame around an already-serialised payload, so the payload JSON
 /// produced once at commit is reused for every recipient and every replay.
@@ -229,6 +241,7 @@ mod tests {
         Outbound::Event {
             id: EventId(id),
             frame: Arc::new(event_frame(EventId(id), 0, "{}")),
+            wide: false,
         }
     }
 

@@ -742,3 +742,72 @@ async fn a_client_whose_send_waits_for_its_commit_keeps_receiving_and_is_not_dro
     let created = first_typist.next_event("message_created").await;
     assert_eq!(created["data"]["message"]["body"], "waits for the lock");
 }
+
+/// Waits for the `message_created` event with this body; returns when it was read.
+async fn heard(client: &mut Client, body: &str) -> std::time::Instant {
+    loop {
+        let event = client.next_event("message_created").await;
+        if event["data"]["message"]["body"] == body {
+            return std::time::Instant::now();
+        }
+    }
+}
+
+/// `realtime.write_pace_ms` holds an event of a big room (64 accounts or more) that comes
+/// right after the connection's previous write, so that the frames arriving meanwhile share
+/// one `write`; events of a small conversation, and anything after a quiet spell, go at once.
+/// The pace is the longest allowed (a second) so that the timings cannot be mistaken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_room_s_events_wait_for_the_write_pace_and_a_small_conversation_s_do_not() {
+    let pace = Duration::from_millis(1000);
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &[("NATTER_REALTIME_WRITE_PACE_MS", "1000")],
+    )
+    .await;
+    let admin = server.admin();
+    let (speaker_id, speaker_token) = admin.contact("speaker").await;
+    let (watcher_id, watcher_token) = admin.contact("watcher").await;
+    let mut room = vec![(speaker_id, "seller"), (watcher_id, "buyer")];
+    for i in 0..62 {
+        let (id, _) = admin.contact(&format!("member-{i}")).await;
+        room.push((id, "buyer"));
+    }
+    let room = admin.conversation("direct", &room).await;
+    let pair = admin
+        .conversation("direct", &[(speaker_id, "seller"), (watcher_id, "buyer")])
+        .await;
+    let mut speaker = Client::connect(&server, &speaker_token, None).await;
+    let mut watcher = Client::connect(&server, &watcher_token, None).await;
+
+    let ack = speaker.send_message(pair, "pair 1", "p1").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let first = heard(&mut watcher, "pair 1").await;
+    speaker.send_message(pair, "pair 2", "p2").await;
+    let second = heard(&mut watcher, "pair 2").await;
+    assert!(
+        second - first < pace / 2,
+        "an event of a two-person conversation waited {:?}",
+        second - first
+    );
+
+    // The watcher's connection wrote "pair 2" just now: the room's event waits out the pace.
+    speaker.send_message(room, "room 1", "r1").await;
+    let third = heard(&mut watcher, "room 1").await;
+    assert!(
+        third - second >= pace * 7 / 10,
+        "an event of a 64-account room came {:?} after the previous write",
+        third - second
+    );
+
+    // After a quiet spell longer than the pace, the room's next event goes at once.
+    tokio::time::sleep(pace + pace / 5).await;
+    let sent = std::time::Instant::now();
+    speaker.send_message(room, "room 2", "r2").await;
+    let fourth = heard(&mut watcher, "room 2").await;
+    assert!(
+        fourth - sent < pace / 2,
+        "an event after a quiet spell waited {:?}",
+        fourth - sent
+    );
+}

@@ -113,6 +113,8 @@ impl Feed {
                     .extend(page.into_iter().map(|e| Outbound::Event {
                         id: e.id,
                         frame: std::sync::Arc::new(event_frame(e.id, e.at, &e.payload)),
+                        // A replay is written in batches already.
+                        wide: false,
                     }));
                 continue;
             }

@@ -49,7 +49,7 @@ fn sse_position(frame: &ServerFrame, position: EventId) -> Event {
 
 fn outbound_event(item: Outbound) -> Event {
     match item {
-        Outbound::Event { id, frame } => Event::default()
+        Outbound::Event { id, frame, .. } => Event::default()
             .id(id.0.to_string())
             .data(String::from_utf8_lossy(&frame)),
         Outbound::Ephemeral(frame) => Event::default().data(String::from_utf8_lossy(&frame)),

@@ -267,6 +267,7 @@ async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    let mut pacer = Pacer::new(Duration::from_millis(app.config.realtime.write_pace_ms));
 
     loop {
         tokio::select! {
@@ -307,7 +308,7 @@ async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
                 let (answer, ended) = match parse_frame(&text) {
                     Ok(frame) => {
                         let handling = Box::pin(handle_frame(&app, &principal, frame));
-                        forward_while(&app, &mut socket, &mut feed, handling).await
+                        forward_while(&app, &mut socket, &mut feed, &mut pacer, handling).await
                     }
                     Err(bad) => (Some(error_frame(bad.req, bad.error)), None),
                 };
@@ -320,8 +321,8 @@ async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
                     return end.close(socket).await;
                 }
             }
-            outbound = feed.next(&app) => {
-                if let Err(end) = forward(&mut socket, &mut feed, outbound).await {
+            outbound = pacer.paced(feed.next(&app)) => {
+                if let Err(end) = forward(&mut socket, &mut feed, &mut pacer, outbound).await {
                     return end.close(socket).await;
                 }
             }
@@ -353,18 +354,84 @@ impl End {
     }
 }
 
+/// When a connection may write wide events (see `realtime.write_pace_ms`).
+///
+/// On loopback a `write` costs about 6 µs however small the frame, and every member of a big
+/// room gets a frame per message: written one by one, the `write`s are most of what such a
+/// fan-out costs the server (and the reads most of what it costs each client). So a wide
+/// event ([`Outbound::Event::wide`]) that comes less than the pace after this connection's
+/// previous write goes back to the feed until the pace has passed, and the frames that arrive
+/// meanwhile share its `write`. Events of ordinary conversations are never held (they are
+/// written at once, with anything held before them), nor is anything on a connection that
+/// was quiet for the pace; no frame waits longer than the pace.
+struct Pacer {
+    pace: Duration,
+    last_write: Option<Instant>,
+    /// A wide event is back in the feed, waiting for `last_write + pace`.
+    holding: bool,
+}
+
+impl Pacer {
+    fn new(pace: Duration) -> Self {
+        Self {
+            pace,
+            last_write: None,
+            holding: false,
+        }
+    }
+
+    /// True when `item` must wait: the caller puts it back in the feed, and [`Self::paced`]
+    /// hands it out again once the pace has passed.
+    fn holds(&mut self, item: &Outbound) -> bool {
+        let (Outbound::Event { wide: true, .. }, Some(last)) = (item, self.last_write) else {
+            return false;
+        };
+        self.holding = last + self.pace > Instant::now();
+        self.holding
+    }
+
+    /// `next` (the feed's next item), after the pace when a wide event is held. Waiting here,
+    /// in a branch of the connection's `select!`, keeps inbound frames and the answers to
+    /// them flowing meanwhile; cancel-safe when `next` is.
+    async fn paced<T>(&self, next: impl Future<Output = T>) -> T {
+        if self.holding
+            && let Some(last) = self.last_write
+        {
+            // Boxed: a timer is large, and an idle connection should not carry one.
+            Box::pin(tokio::time::sleep_until(last + self.pace)).await;
+        }
+        next.await
+    }
+
+    fn wrote(&mut self) {
+        self.holding = false;
+        if !self.pace.is_zero() {
+            self.last_write = Some(Instant::now());
+        }
+    }
+}
+
 /// Writes what the feed handed out (and whatever else is ready).
 async fn forward(
     socket: &mut WebSocket,
     feed: &mut Feed,
+    pacer: &mut Pacer,
     outbound: Result<Option<Outbound>, Error>,
 ) -> Result<(), End> {
     match outbound {
         Ok(Some(Outbound::Revoked)) => Err(End::Close(close::UNAUTHENTICATED, "revoked")),
-        Ok(Some(item)) => match write_batch(socket, feed, item).await {
-            true => Ok(()),
-            false => Err(End::Gone),
-        },
+        Ok(Some(item)) if pacer.holds(&item) => {
+            feed.unread(item);
+            Ok(())
+        }
+        Ok(Some(item)) => {
+            let written = write_batch(socket, feed, item).await;
+            pacer.wrote();
+            match written {
+                true => Ok(()),
+                false => Err(End::Gone),
+            }
+        }
         Ok(None) => Err(End::Close(close::SLOW_CONSUMER, "slow_consumer")),
         Err(_) => Err(End::Close(close::GOING_AWAY, "unavailable")),
     }
@@ -383,6 +450,7 @@ async fn forward_while<F>(
     app: &App,
     socket: &mut WebSocket,
     feed: &mut Feed,
+    pacer: &mut Pacer,
     mut handling: std::pin::Pin<Box<F>>,
 ) -> (Option<ServerFrame>, Option<End>)
 where
@@ -394,8 +462,8 @@ where
             biased;
             answer = &mut handling => return (answer, ended),
             // `Feed::next` is cancel-safe, so losing this race to the answer loses nothing.
-            outbound = feed.next(app), if ended.is_none() => {
-                if let Err(end) = forward(socket, feed, outbound).await {
+            outbound = pacer.paced(feed.next(app)), if ended.is_none() => {
+                if let Err(end) = forward(socket, feed, pacer, outbound).await {
                     ended = Some(end);
                 }
             }
