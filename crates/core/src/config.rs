@@ -135,6 +135,10 @@ pub struct DatabaseConfig {
     /// SQLite `synchronous` setting: `full` (an acknowledged message survives power loss) or
     /// `normal` (survives a process crash, faster).
     pub sqlite_synchronous: String,
+    /// How much of the SQLite database file each connection reads through a memory map
+    /// (MiB; 0 reads with `pread` only). Reads then come straight from the operating
+    /// system's page cache instead of being copied into each connection's own small cache.
+    pub sqlite_mmap_mib: u64,
 }
 
 /// Native TLS. Both files set: natter serves HTTPS (and WSS) itself, and re-reads them on
@@ -258,6 +262,7 @@ impl Default for DatabaseConfig {
             max_connections: 8,
             acquire_timeout_secs: 5,
             sqlite_synchronous: "full".into(),
+            sqlite_mmap_mib: 1024,
         }
     }
 }
@@ -308,6 +313,10 @@ impl Default for AuthConfig {
 
 /// `NATTER_*` variables that are not settings: the configuration file's path, the log
 /// filter. (`NATTER_TEST_*` variables belong to the test suite and are ignored too.)
+/// Largest `database.sqlite_mmap_mib`: SQLite's own build limit (`SQLITE_MAX_MMAP_SIZE`,
+/// just under 2 GiB), which it would otherwise apply silently.
+const MAX_SQLITE_MMAP_MIB: u64 = 2047;
+
 /// Longest `realtime.write_pace_ms`: beyond a second, held events would look lost.
 const MAX_WRITE_PACE_MS: u64 = 1000;
 
@@ -387,6 +396,9 @@ impl Config {
         }
         if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal") {
             return invalid("database.sqlite_synchronous must be \"full\" or \"normal\"");
+        }
+        if self.database.sqlite_mmap_mib > MAX_SQLITE_MMAP_MIB {
+            return invalid("database.sqlite_mmap_mib must be at most 2047");
         }
         let url = self.database_url();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
@@ -537,6 +549,15 @@ mod tests {
     #[test]
     fn an_unknown_file_key_is_an_error() {
         assert!(Config::load(Some("lisen = \"x\""), vars(&[])).is_err());
+    }
+
+    #[test]
+    fn a_memory_map_beyond_sqlite_s_limit_is_an_error() {
+        let err =
+            Config::load(None, vars(&[("NATTER_DATABASE_SQLITE_MMAP_MIB", "4096")])).unwrap_err();
+        assert!(err.to_string().contains("sqlite_mmap_mib"), "{err}");
+        let off = Config::load(None, vars(&[("NATTER_DATABASE_SQLITE_MMAP_MIB", "0")])).unwrap();
+        assert_eq!(off.database.sqlite_mmap_mib, 0);
     }
 
     #[test]

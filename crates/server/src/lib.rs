@@ -47,6 +47,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         max_connections: config.database.max_connections,
         acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
         sqlite_synchronous: config.database.sqlite_synchronous.clone(),
+        sqlite_mmap_bytes: config.database.sqlite_mmap_mib.saturating_mul(1024 * 1024),
     };
     Store::connect(&options)
         .await

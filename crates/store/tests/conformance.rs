@@ -40,6 +40,7 @@ fn options(url: String) -> StoreOptions {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
         sqlite_synchronous: "full".to_string(),
+        sqlite_mmap_bytes: 64 << 20,
     }
 }
 
