@@ -311,8 +311,6 @@ impl Default for AuthConfig {
     }
 }
 
-/// `NATTER_*` variables that are not settings: the configuration file's path, the log
-/// filter. (`NATTER_TEST_*` variables belong to the test suite and are ignored too.)
 /// Largest `database.sqlite_mmap_mib`: SQLite's own build limit (`SQLITE_MAX_MMAP_SIZE`,
 /// just under 2 GiB), which it would otherwise apply silently.
 const MAX_SQLITE_MMAP_MIB: u64 = 2047;
@@ -320,6 +318,8 @@ const MAX_SQLITE_MMAP_MIB: u64 = 2047;
 /// Longest `realtime.write_pace_ms`: beyond a second, held events would look lost.
 const MAX_WRITE_PACE_MS: u64 = 1000;
 
+/// `NATTER_*` variables that are not settings: the configuration file's path, the log
+/// filter. (`NATTER_TEST_*` variables belong to the test suite and are ignored too.)
 const NOT_SETTINGS: &[&str] = &["NATTER_CONFIG", "NATTER_LOG"];
 
 /// A configuration problem, reported before the server starts.

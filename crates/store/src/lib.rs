@@ -112,15 +112,13 @@ impl Store {
                 // Reads of a big store miss each connection's page cache (2 MiB) all the
                 // time; through the map they come from the OS page cache without a `pread`
                 // and a copy each (measured with 10M messages: 18–36% more history pages a
-                // second). A number, so nothing else can reach the statement.
-                let mmap = format!("pragma mmap_size = {}", options.sqlite_mmap_bytes);
+                // second).
+                let mmap_bytes = options.sqlite_mmap_bytes;
                 let pool = |max: u32| {
-                    let mmap = mmap.clone();
                     sqlite_pool_options()
                         .max_connections(max)
                         .acquire_timeout(options.acquire_timeout)
                         .after_connect(move |conn, _meta| {
-                            let mmap = mmap.clone();
                             Box::pin(async move {
                                 conn.execute("pragma journal_mode = wal").await?;
                                 conn.execute(synchronous).await?;
@@ -130,6 +128,8 @@ impl Store {
                                 // instead of temp files (measured: the send benchmark's
                                 // overload latency fell from seconds to under 100 ms).
                                 conn.execute("pragma temp_store = memory").await?;
+                                // A number: nothing else can reach the statement.
+                                let mmap = format!("pragma mmap_size = {mmap_bytes}");
                                 conn.execute(sqlx::AssertSqlSafe(mmap)).await?;
                                 Ok(())
                             })

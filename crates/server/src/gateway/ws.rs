@@ -366,8 +366,10 @@ impl End {
 /// was quiet for the pace; no frame waits longer than the pace.
 struct Pacer {
     pace: Duration,
-    last_write: Option<Instant>,
-    /// A wide event is back in the feed, waiting for `last_write + pace`.
+    /// When a wide event may next be written at once: the last write plus the pace (never
+    /// set when pacing is off).
+    free_at: Option<Instant>,
+    /// A wide event is back in the feed, waiting for `free_at`.
     holding: bool,
 }
 
@@ -375,7 +377,7 @@ impl Pacer {
     fn new(pace: Duration) -> Self {
         Self {
             pace,
-            last_write: None,
+            free_at: None,
             holding: false,
         }
     }
@@ -383,10 +385,10 @@ impl Pacer {
     /// True when `item` must wait: the caller puts it back in the feed, and [`Self::paced`]
     /// hands it out again once the pace has passed.
     fn holds(&mut self, item: &Outbound) -> bool {
-        let (Outbound::Event { wide: true, .. }, Some(last)) = (item, self.last_write) else {
+        let (Outbound::Event { wide: true, .. }, Some(free_at)) = (item, self.free_at) else {
             return false;
         };
-        self.holding = last + self.pace > Instant::now();
+        self.holding = free_at > Instant::now();
         self.holding
     }
 
@@ -395,10 +397,10 @@ impl Pacer {
     /// them flowing meanwhile; cancel-safe when `next` is.
     async fn paced<T>(&self, next: impl Future<Output = T>) -> T {
         if self.holding
-            && let Some(last) = self.last_write
+            && let Some(free_at) = self.free_at
         {
             // Boxed: a timer is large, and an idle connection should not carry one.
-            Box::pin(tokio::time::sleep_until(last + self.pace)).await;
+            Box::pin(tokio::time::sleep_until(free_at)).await;
         }
         next.await
     }
@@ -406,7 +408,7 @@ impl Pacer {
     fn wrote(&mut self) {
         self.holding = false;
         if !self.pace.is_zero() {
-            self.last_write = Some(Instant::now());
+            self.free_at = Some(Instant::now() + self.pace);
         }
     }
 }
