@@ -57,6 +57,7 @@ use crate::conversations::{NewParticipant, join_in_tx};
 use crate::error::not_found;
 use crate::events::{self, Draft};
 use crate::lists::{self, Params};
+use crate::members::{self, MemberCache};
 use crate::messages::{NewMessage, PostOutcome, audience_of, reactions_in_tx};
 use crate::rows::{self, conversation_columns, message_columns, participant_columns};
 use crate::{Backend, Committed, Store, StoreError};
@@ -160,12 +161,15 @@ impl Store {
 /// p99 of 17 ms to 165 ms in the benchmark.
 async fn run(store: Store, mut requests: mpsc::Receiver<Request>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut members = MemberCache::default();
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // A caller that went away before its send was taken (its connection closed) is not
         // committed, as its own transaction would not have been.
         batch.retain(|r: &Request| !r.reply.is_closed());
         if !batch.is_empty() {
-            store.commit_batch(std::mem::take(&mut batch)).await;
+            store
+                .commit_batch(std::mem::take(&mut batch), &mut members)
+                .await;
             batch.reserve(MAX_BATCH);
         }
     }
@@ -201,12 +205,12 @@ struct Fresh {
 
 impl Store {
     /// Commits a batch and answers every caller.
-    async fn commit_batch(&self, batch: Vec<Request>) {
+    async fn commit_batch(&self, batch: Vec<Request>, members: &mut MemberCache) {
         let (sends, replies): (Vec<(Account, NewMessage)>, Vec<oneshot::Sender<Answer>>) = batch
             .into_iter()
             .map(|r| ((r.sender, r.new), r.reply))
             .unzip();
-        let answers = match self.post_batch(&sends).await {
+        let answers = match self.post_batch(&sends, members).await {
             Ok(answers) => answers,
             Err(Failed::Before(e @ StoreError::Database(_))) => {
                 tracing::warn!(error = %e, sends = sends.len(),
@@ -230,17 +234,24 @@ impl Store {
     }
 
     /// Runs a batch in one transaction; returns one answer per send, in order.
-    async fn post_batch(&self, sends: &[(Account, NewMessage)]) -> Result<Vec<Answer>, Failed> {
+    async fn post_batch(
+        &self,
+        sends: &[(Account, NewMessage)],
+        members: &mut MemberCache,
+    ) -> Result<Vec<Answer>, Failed> {
         let now = now_millis();
         let mut tx = self.begin().await.map_err(Failed::Before)?;
-        let (slots, events) = self
-            .write_batch(&mut tx, sends, now)
+        let (slots, events, read) = self
+            .write_batch(&mut tx, sends, now, members)
             .await
             .map_err(Failed::Before)?;
         if slots.iter().any(|s| matches!(s, Slot::New(_))) {
             tx.commit()
                 .await
                 .map_err(|e| Failed::Commit(StoreError::from(e)))?;
+            if let Some(read) = read {
+                members.keep(read);
+            }
         } else {
             // Nothing was written: the answers come from committed rows, and rolling back
             // spares PostgreSQL the commit record its row locks would need.
@@ -249,14 +260,22 @@ impl Store {
         Ok(answers(slots, events))
     }
 
-    /// Decides every send and writes the new ones; returns the slots and the batch's events in
-    /// id order.
+    /// Decides every send and writes the new ones; returns the slots, the batch's events in id
+    /// order, and the member lists it read (to keep once the batch commits).
     async fn write_batch(
         &self,
         tx: &mut Transaction<'static, Any>,
         sends: &[(Account, NewMessage)],
         now: Millis,
-    ) -> Result<(Vec<Slot>, Vec<events::CommittedEvent>), StoreError> {
+        members: &MemberCache,
+    ) -> Result<
+        (
+            Vec<Slot>,
+            Vec<events::CommittedEvent>,
+            Option<members::Read>,
+        ),
+        StoreError,
+    > {
         let conversations = self.lock_conversations(tx, sends).await?;
         let in_workspace = |sender: &Account, new: &NewMessage| {
             conversations
@@ -349,7 +368,7 @@ impl Store {
             }));
         }
         if event_count == 0 {
-            return Ok((slots, vec![]));
+            return Ok((slots, vec![], None));
         }
 
         advance_conversations(tx, self.backend, &last_seq, now).await?;
@@ -386,9 +405,10 @@ impl Store {
             });
         }
         let written: Vec<ConversationId> = last_seq.keys().copied().collect();
-        let members = events::members_of(tx, self.backend, written).await?;
-        let events = events::append_batch(tx, self.backend, first, now, &members, drafts).await?;
-        Ok((slots, events))
+        let read = members.members_of(tx, self.backend, written).await?;
+        let events =
+            events::append_batch(tx, self.backend, first, now, &read.lists, drafts).await?;
+        Ok((slots, events, Some(read)))
     }
 
     /// Loads the batch's conversations; on PostgreSQL also locks them, in id order, so that

@@ -275,7 +275,7 @@ pub(crate) async fn append_batch(
     backend: Backend,
     first: i64,
     at: Millis,
-    members: &HashMap<ConversationId, Vec<Member>>,
+    members: &crate::members::Lists,
     drafts: Vec<Draft>,
 ) -> Result<Vec<CommittedEvent>, StoreError> {
     let mut rows: Vec<(Draft, String)> = Vec::with_capacity(drafts.len());
@@ -318,7 +318,7 @@ pub(crate) async fn append_batch(
         let conversation_id = draft.payload.conversation_id();
         let mut recipients: Vec<AccountId> = members
             .get(&conversation_id)
-            .map(Vec::as_slice)
+            .map(|list| &**list)
             .unwrap_or_default()
             .iter()
             .filter(|m| m.joined_event_id <= id && m.receives(&draft))

@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 mod identity;
 mod lists;
+mod members;
 mod messages;
 mod routing;
 mod rows;

@@ -3671,3 +3671,101 @@ async fn a_history_page_gives_back_every_field_as_written_whatever_the_body_hold
     })
     .await;
 }
+
+/// The committer keeps member lists between batches (`members.rs`); these are the changes it
+/// must notice: joins, leaves and rejoins made outside it, on this node or another, and a
+/// batch of its own whose staff join was rolled back before a different join committed.
+#[tokio::test]
+async fn the_committer_s_member_lists_follow_every_join_leave_and_rejoin_and_forget_rolled_back_joins()
+ {
+    on_both_backends_with_url(|store, url| async move {
+        let b = on(&store);
+        let d = desk(&store).await;
+        let other_node = Store::connect(&options(url.clone())).await.unwrap();
+        let sent = |body: &'static str, sender: &Account| {
+            let (store, sender) = (store.clone(), sender.clone());
+            async move { recipients(&post(&store, &sender, d.conv, body).await.events[0]) }
+        };
+        assert_eq!(
+            sent("first", &d.contact).await,
+            sorted(vec![d.contact.id, d.agent.id]),
+            "{b}: the first send reads the members"
+        );
+
+        let courier = contact(&store, d.ws, "courier-1").await;
+        other_node
+            .add_participant(
+                d.ws,
+                d.conv,
+                &member(&courier, ParticipantRole::ThirdParty),
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            sent("after a join on another node", &d.contact).await,
+            sorted(vec![d.contact.id, d.agent.id, courier.id]),
+            "{b}: a join made elsewhere reaches the next send"
+        );
+
+        store
+            .remove_participant(d.ws, d.conv, courier.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            sent("after a leave", &d.contact).await,
+            sorted(vec![d.contact.id, d.agent.id]),
+            "{b}: one who left receives nothing more"
+        );
+
+        let rejoin = NewParticipant {
+            visibility: Visibility::SinceJoined,
+            ..member(&courier, ParticipantRole::ThirdParty)
+        };
+        other_node
+            .add_participant(d.ws, d.conv, &rejoin, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            sent("after a rejoin", &d.agent).await,
+            sorted(vec![d.contact.id, d.agent.id, courier.id]),
+            "{b}: one who came back receives again"
+        );
+
+        // A staff reply joins its sender inside the committer's batch; that batch fails after
+        // reading the members (its events are refused), and then a different account joins.
+        install_event_refusal(&store, &url).await;
+        run_sql(&url, &["insert into test_refuse_events (x) values (1)"]).await;
+        let supervisor = staff(&store, d.ws, "lead@acme.test", StaffRole::Admin).await;
+        store
+            .post_message(
+                &supervisor,
+                &new_message(d.conv, MessageKind::Text, "rolled back", None),
+            )
+            .await
+            .expect_err("the batch is refused");
+        run_sql(&url, &["delete from test_refuse_events"]).await;
+        let second_courier = contact(&store, d.ws, "courier-2").await;
+        other_node
+            .add_participant(
+                d.ws,
+                d.conv,
+                &member(&second_courier, ParticipantRole::ThirdParty),
+                100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            sent("after the rollback", &d.contact).await,
+            sorted(vec![
+                d.contact.id,
+                d.agent.id,
+                courier.id,
+                second_courier.id
+            ]),
+            "{b}: the rolled-back join is not a member and the committed one is"
+        );
+        other_node.close().await;
+    })
+    .await;
+}
