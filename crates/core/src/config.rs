@@ -218,6 +218,12 @@ pub struct RealtimeConfig {
     /// costs. A connection that has been quiet for this long writes at once. 0 writes every
     /// batch as soon as it is queued.
     pub write_pace_ms: u64,
+    /// The most `write`s a second that one big room's events may cost a node: an event to N
+    /// accounts waits at least N / this seconds after the connection's previous write
+    /// (`write_pace_ms` is the least wait, a second the most). A room of 1,000 at the default
+    /// waits 40 ms, so its members' connections write 25 times a second at most, however fast
+    /// its messages come. 0: every big room waits `write_pace_ms`.
+    pub room_writes_per_sec: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -296,6 +302,7 @@ impl Default for RealtimeConfig {
             gap_timeout_ms: 200,
             catch_up_poll_ms: 500,
             write_pace_ms: 20,
+            room_writes_per_sec: 25_000,
         }
     }
 }

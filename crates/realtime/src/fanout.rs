@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
-use crate::hub::{Hub, Outbound, WIDE_EVENT_RECIPIENTS, event_frame};
+use crate::hub::{Hub, Outbound, event_frame};
 
 /// Tuning of the sequencer.
 #[derive(Debug, Clone)]
@@ -250,7 +250,7 @@ impl Sequencer {
             &Outbound::Event {
                 id: event.id,
                 frame: Arc::new(frame),
-                wide: event.recipients.len() >= WIDE_EVENT_RECIPIENTS,
+                width: u32::try_from(event.recipients.len()).unwrap_or(u32::MAX),
             },
         );
         self.next = event.id.0 + 1;

@@ -25,13 +25,15 @@ use tokio::sync::mpsc;
 /// each at 48 bytes).
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A durable event; `id` lets the connection skip what it already replayed. `wide` when
-    /// it went to at least [`WIDE_EVENT_RECIPIENTS`] accounts at once: a connection may hold
-    /// such frames for a few milliseconds to write several at once (`realtime.write_pace_ms`).
+    /// A durable event; `id` lets the connection skip what it already replayed. `width` is
+    /// the number of accounts it went to at once (0 for one read back for a single
+    /// connection): a connection may hold frames of [`WIDE_EVENT_RECIPIENTS`] accounts or
+    /// more for a few milliseconds to write several at once (`realtime.write_pace_ms`), the
+    /// longer the wider (`realtime.room_writes_per_sec`).
     Event {
         id: EventId,
         frame: Arc<Bytes>,
-        wide: bool,
+        width: u32,
     },
     /// An ephemeral frame (typing) that has no id and is never replayed.
     Ephemeral(Arc<Bytes>),
@@ -40,7 +42,7 @@ pub enum Outbound {
     Revoked,
 }
 
-/// Events for at least this many accounts are [`Outbound::Event::wide`]. A conversation of
+/// Events for at least this many accounts are *wide* ([`Outbound::Event`]). A conversation of
 /// people talking (a contact, an agent or two, a seller and a courier) stays well below it;
 /// a big room or a workspace-wide broadcast reaches it, and there the cost of a delivery is
 /// mostly its own `write`.
@@ -241,7 +243,7 @@ mod tests {
         Outbound::Event {
             id: EventId(id),
             frame: Arc::new(event_frame(EventId(id), 0, "{}")),
-            wide: false,
+            width: 0,
         }
     }
 

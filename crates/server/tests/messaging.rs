@@ -753,6 +753,36 @@ async fn heard(client: &mut Client, body: &str) -> std::time::Instant {
     }
 }
 
+/// A speaker and a watcher, connected, who share a two-person conversation and a room of 64
+/// accounts (the smallest that is paced).
+struct BigRoom {
+    speaker: Client,
+    watcher: Client,
+    pair: i64,
+    room: i64,
+}
+
+impl BigRoom {
+    async fn open(server: &Server) -> Self {
+        let admin = server.admin();
+        let (speaker_id, speaker_token) = admin.contact("speaker").await;
+        let (watcher_id, watcher_token) = admin.contact("watcher").await;
+        let mut room = vec![(speaker_id, "seller"), (watcher_id, "buyer")];
+        for i in 0..62 {
+            let (id, _) = admin.contact(&format!("member-{i}")).await;
+            room.push((id, "buyer"));
+        }
+        Self {
+            room: admin.conversation("direct", &room).await,
+            pair: admin
+                .conversation("direct", &[(speaker_id, "seller"), (watcher_id, "buyer")])
+                .await,
+            speaker: Client::connect(server, &speaker_token, None).await,
+            watcher: Client::connect(server, &watcher_token, None).await,
+        }
+    }
+}
+
 /// `realtime.write_pace_ms` holds an event of a big room (64 accounts or more) that comes
 /// right after the connection's previous write, so that the frames arriving meanwhile share
 /// one `write`; events of a small conversation, and anything after a quiet spell, go at once.
@@ -765,20 +795,12 @@ async fn a_big_room_s_events_wait_for_the_write_pace_and_a_small_conversation_s_
         &[("NATTER_REALTIME_WRITE_PACE_MS", "1000")],
     )
     .await;
-    let admin = server.admin();
-    let (speaker_id, speaker_token) = admin.contact("speaker").await;
-    let (watcher_id, watcher_token) = admin.contact("watcher").await;
-    let mut room = vec![(speaker_id, "seller"), (watcher_id, "buyer")];
-    for i in 0..62 {
-        let (id, _) = admin.contact(&format!("member-{i}")).await;
-        room.push((id, "buyer"));
-    }
-    let room = admin.conversation("direct", &room).await;
-    let pair = admin
-        .conversation("direct", &[(speaker_id, "seller"), (watcher_id, "buyer")])
-        .await;
-    let mut speaker = Client::connect(&server, &speaker_token, None).await;
-    let mut watcher = Client::connect(&server, &watcher_token, None).await;
+    let BigRoom {
+        mut speaker,
+        mut watcher,
+        pair,
+        room,
+    } = BigRoom::open(&server).await;
 
     let ack = speaker.send_message(pair, "pair 1", "p1").await;
     assert_eq!(ack["type"], "ack", "{ack}");
@@ -809,5 +831,40 @@ async fn a_big_room_s_events_wait_for_the_write_pace_and_a_small_conversation_s_
         fourth - sent < pace / 2,
         "an event after a quiet spell waited {:?}",
         fourth - sent
+    );
+}
+
+/// `realtime.room_writes_per_sec` stretches the pace of a big room with its size: at 64
+/// writes a second, an event to 64 accounts waits a second after the connection's previous
+/// write, where the 1 ms `write_pace_ms` alone would barely hold it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_room_s_pace_grows_with_its_size_to_keep_its_writes_under_the_room_budget() {
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &[
+            ("NATTER_REALTIME_WRITE_PACE_MS", "1"),
+            ("NATTER_REALTIME_ROOM_WRITES_PER_SEC", "64"),
+        ],
+    )
+    .await;
+    let BigRoom {
+        mut speaker,
+        mut watcher,
+        pair,
+        room,
+    } = BigRoom::open(&server).await;
+
+    speaker.send_message(pair, "pair", "p").await;
+    let written = heard(&mut watcher, "pair").await;
+    speaker.send_message(room, "room", "r").await;
+    let held = heard(&mut watcher, "room").await - written;
+    assert!(
+        held >= Duration::from_millis(700),
+        "an event of a 64-account room at 64 writes a second came {held:?} after the \
+         previous write"
+    );
+    assert!(
+        held < Duration::from_millis(2500),
+        "the pace never passes a second, yet the event waited {held:?}"
     );
 }

@@ -114,7 +114,7 @@ impl Feed {
                         id: e.id,
                         frame: std::sync::Arc::new(event_frame(e.id, e.at, &e.payload)),
                         // A replay is written in batches already.
-                        wide: false,
+                        width: 0,
                     }));
                 continue;
             }
