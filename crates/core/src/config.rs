@@ -222,7 +222,8 @@ pub struct RealtimeConfig {
     /// accounts waits at least N / this seconds after the connection's previous write
     /// (`write_pace_ms` is the least wait, a second the most). A room of 1,000 at the default
     /// waits 40 ms, so its members' connections write 25 times a second at most, however fast
-    /// its messages come. 0: every big room waits `write_pace_ms`.
+    /// its messages come. 0: every big room waits `write_pace_ms`. With `write_pace_ms = 0`
+    /// nothing is paced, whatever this says.
     pub room_writes_per_sec: u64,
 }
 

@@ -868,3 +868,76 @@ async fn a_big_room_s_pace_grows_with_its_size_to_keep_its_writes_under_the_room
         "the pace never passes a second, yet the event waited {held:?}"
     );
 }
+
+/// A held big-room event must not hold back what comes after it from a small conversation:
+/// the small conversation's event ends the hold, and both go out at once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_conversation_s_event_ends_the_hold_on_a_big_room_s_event_before_it() {
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &[("NATTER_REALTIME_WRITE_PACE_MS", "1000")],
+    )
+    .await;
+    let BigRoom {
+        mut speaker,
+        mut watcher,
+        pair,
+        room,
+    } = BigRoom::open(&server).await;
+
+    speaker.send_message(pair, "pair 1", "p1").await;
+    let written = heard(&mut watcher, "pair 1").await;
+    // Held for a second: it comes right after the watcher's previous write.
+    speaker.send_message(room, "room", "r").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    speaker.send_message(pair, "pair 2", "p2").await;
+    // `heard` reads events in order, so "pair 2" is looked for only after "room".
+    let room_heard = heard(&mut watcher, "room").await - written;
+    let pair_heard = heard(&mut watcher, "pair 2").await - written;
+    assert!(
+        pair_heard < Duration::from_millis(600),
+        "the small conversation's event waited {pair_heard:?} behind the room's"
+    );
+    assert!(
+        room_heard <= pair_heard,
+        "the room's event came after the small conversation's"
+    );
+}
+
+/// Frames arriving while a big-room event is held leave the hub's queue (of 8 frames here)
+/// for the connection's own: twenty messages within one held second are delivered, all in
+/// order, instead of overflowing the queue into a slow-consumer close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_arriving_during_a_hold_are_gathered_without_overflowing_the_queue() {
+    let server = Server::start_with(
+        Backend::Sqlite,
+        &[
+            ("NATTER_REALTIME_WRITE_PACE_MS", "1000"),
+            ("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "8"),
+        ],
+    )
+    .await;
+    let BigRoom {
+        mut speaker,
+        mut watcher,
+        pair,
+        room,
+    } = BigRoom::open(&server).await;
+
+    speaker.send_message(pair, "pair", "p").await;
+    heard(&mut watcher, "pair").await;
+    for i in 0..20 {
+        let ack = speaker
+            .send_message(room, &format!("room {i}"), &format!("r{i}"))
+            .await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    for i in 0..20 {
+        let event = watcher.next_event("message_created").await;
+        assert_eq!(
+            event["data"]["message"]["body"],
+            format!("room {i}"),
+            "message {i} arrives, in order, on a connection that stayed open"
+        );
+    }
+}

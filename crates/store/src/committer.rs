@@ -210,7 +210,12 @@ impl Store {
             .into_iter()
             .map(|r| ((r.sender, r.new), r.reply))
             .unzip();
-        let answers = match self.post_batch(&sends, members).await {
+        let outcome = self.post_batch(&sends, members).await;
+        if outcome.is_err() {
+            // See `MemberCache::clear`: a failure may be a failover.
+            members.clear();
+        }
+        let answers = match outcome {
             Ok(answers) => answers,
             Err(Failed::Before(e @ StoreError::Database(_))) => {
                 tracing::warn!(error = %e, sends = sends.len(),

@@ -86,6 +86,11 @@ pub(crate) async fn participant_in_tx(
 
 /// Inserts a participant, or brings back one who left, with its stream starting at
 /// `joined_event_id`.
+///
+/// Call it after [`events::reserve`], as every change to who is a member must be: the
+/// `member_version` triggers (migration 0009) then write that table while the counter is
+/// held, and a write before the reserve would take the two in the other order and could
+/// deadlock on PostgreSQL with a transaction that has the counter and bumps the same version.
 pub(crate) async fn join_in_tx(
     tx: &mut Transaction<'static, Any>,
     conversation: &Conversation,
@@ -351,8 +356,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let conversation = rows::conversation(&row)?;
-        let members = events::members(&mut tx, self.backend, id).await?;
+        // Members after the reserve, as everywhere: a join committing before it is then
+        // visible, and one after it comes later in the log.
         let first = events::reserve(&mut tx, 1).await?;
+        let members = events::members(&mut tx, self.backend, id).await?;
         let drafts = vec![Draft::new(EventPayload::ConversationUpdated {
             conversation: conversation.clone(),
         })];

@@ -13,6 +13,9 @@
 //!
 //! - The version is kept by database triggers on `participant` (migration 0009), so it moves
 //!   with every change to who is a member, whichever code path, node or transaction made it.
+//!   (Those changes all come after [`crate::events::reserve`] in their transactions, so the
+//!   triggers take the version row after the counter, always in that order. Read and
+//!   delivery marks, which move before it, are not among the columns the triggers watch.)
 //! - The versions are read where the lists were read before: after the batch's own joins and
 //!   after [`crate::events::reserve`], when every participant change with an earlier event id
 //!   is committed and visible (see [`crate::events::members_of`]). A version is read before
@@ -32,7 +35,8 @@ use crate::events::{self, Member};
 use crate::lists::{self, Params};
 use crate::{Backend, StoreError};
 
-/// Members kept across all lists at most (about 32 bytes each, so 8 MiB). Past it the cache
+/// Members kept across all lists at most (about 32 bytes each, so 8 MiB; an empty list counts
+/// as one). Past it the cache
 /// starts again from empty: simpler than eviction order, and a node whose busy conversations
 /// have more members than this between them reads lists as it did before the cache.
 const MAX_MEMBERS: usize = 1 << 18;
@@ -97,19 +101,32 @@ impl MemberCache {
                 continue;
             };
             if let Some((_, old)) = self.lists.remove(&conversation) {
-                self.held -= old.len();
+                self.held -= weight(&old);
             }
-            if list.len() > MAX_MEMBERS {
+            if weight(&list) > MAX_MEMBERS {
                 continue;
             }
-            if self.held + list.len() > MAX_MEMBERS {
-                self.lists.clear();
-                self.held = 0;
+            if self.held + weight(&list) > MAX_MEMBERS {
+                self.clear();
             }
-            self.held += list.len();
+            self.held += weight(&list);
             self.lists.insert(conversation, (version, list));
         }
     }
+
+    /// Forgets every list. For a batch that failed: after a failover to a replica that lost
+    /// the last commits, or a restore, versions can go back and be reached again by different
+    /// changes, so a list kept from before could match a version it no longer belongs to.
+    pub(crate) fn clear(&mut self) {
+        self.lists.clear();
+        self.held = 0;
+    }
+}
+
+/// What a list counts against [`MAX_MEMBERS`]: its members, and at least one for the entry
+/// itself, so that lists of conversations nobody is left in cannot pile up uncounted.
+fn weight(list: &[Member]) -> usize {
+    list.len().max(1)
 }
 
 /// The `member_version` of each of `conversations` that has one.

@@ -3692,6 +3692,33 @@ async fn the_committer_s_member_lists_follow_every_join_leave_and_rejoin_and_for
             "{b}: the first send reads the members"
         );
 
+        // The next send is served from the kept list: a change made behind the triggers' back
+        // (the agent marked as gone, the version put back) is not seen while the version stays.
+        let agent_gone = format!(
+            "update participant set left_at = 1 where conversation_id = {} and account_id = {}",
+            d.conv.0, d.agent.id.0
+        );
+        run_sql(
+            &url,
+            &[
+                "create table test_saved_version as select * from member_version",
+                &agent_gone,
+                "update member_version set version = (select s.version from test_saved_version s
+                 where s.conversation_id = member_version.conversation_id)",
+            ],
+        )
+        .await;
+        assert_eq!(
+            sent("from the kept list", &d.contact).await,
+            sorted(vec![d.contact.id, d.agent.id]),
+            "{b}: an unchanged version serves the kept list without reading the members"
+        );
+        let agent_back = format!(
+            "update participant set left_at = null where conversation_id = {} and account_id = {}",
+            d.conv.0, d.agent.id.0
+        );
+        run_sql(&url, &[&agent_back]).await;
+
         let courier = contact(&store, d.ws, "courier-1").await;
         other_node
             .add_participant(

@@ -13,6 +13,7 @@ use natter_core::Error;
 use natter_core::ids::EventId;
 use natter_core::model::Account;
 use natter_core::protocol::{PROTOCOL_VERSION, ServerFrame};
+use natter_realtime::hub::WIDE_EVENT_RECIPIENTS;
 use natter_realtime::{Outbound, Subscription, event_frame};
 
 use crate::app::App;
@@ -24,9 +25,21 @@ pub struct Feed {
     cursor: EventId,
     /// Still reading missed events from storage.
     replaying: bool,
-    /// Replayed events read from storage and not yet handed out.
+    /// Items not handed out yet: replayed events read from storage, an item put back, and
+    /// live items gathered behind a held wide event.
     pending: VecDeque<Outbound>,
     batch: u32,
+}
+
+/// What [`Feed::gather`] received.
+pub enum Gathered {
+    /// A wide event (or one already handed out): it can wait with the held one.
+    Wide,
+    /// Anything else (an event of a small conversation, typing, a revocation): the held event
+    /// must go now, so this does not wait behind it.
+    Urgent,
+    /// The hub dropped the connection (a slow consumer): what is queued goes, then it closes.
+    Closed,
 }
 
 /// What to tell the client first, in this order.
@@ -143,6 +156,42 @@ impl Feed {
             }
         }
         None
+    }
+
+    /// Waits for the next live item and queues it behind the pending ones instead of handing
+    /// it out (while a wide event is held: see `ws::Pacer`). The hub's bounded queue keeps
+    /// draining meanwhile, and the caller learns whether what came may wait with the held
+    /// event. Cancel-safe: the item is queued only once received.
+    pub async fn gather(&mut self) -> Gathered {
+        let Some(item) = self.sub.rx.recv().await else {
+            return Gathered::Closed;
+        };
+        let gathered = match &item {
+            Outbound::Event { id, .. } if *id <= self.queued_through() => return Gathered::Wide,
+            Outbound::Event { width, .. } if *width as usize >= WIDE_EVENT_RECIPIENTS => {
+                Gathered::Wide
+            }
+            _ => Gathered::Urgent,
+        };
+        self.pending.push_back(item);
+        gathered
+    }
+
+    /// Items queued and not handed out yet.
+    pub fn queued(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The last event handed out or queued.
+    fn queued_through(&self) -> EventId {
+        self.pending
+            .iter()
+            .rev()
+            .find_map(|item| match item {
+                Outbound::Event { id, .. } => Some(*id),
+                _ => None,
+            })
+            .map_or(self.cursor, |id| id.max(self.cursor))
     }
 
     /// Puts an item back to be returned first by the next call.

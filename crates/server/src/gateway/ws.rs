@@ -19,7 +19,7 @@ use natter_realtime::Outbound;
 use natter_realtime::hub::WIDE_EVENT_RECIPIENTS;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::feed::Feed;
+use super::feed::{Feed, Gathered};
 use super::{error_frame, handle_frame, parse_frame, to_json};
 use crate::app::App;
 use crate::auth::{Principal, Scope, Via};
@@ -325,7 +325,7 @@ async fn run(app: Arc<App>, mut socket: WebSocket, handshake: Handshake) {
                     return end.close(socket).await;
                 }
             }
-            outbound = pacer.paced(feed.next(&app)) => {
+            outbound = paced_next(&mut pacer, &mut feed, &app) => {
                 if let Err(end) = forward(&mut socket, &mut feed, &mut pacer, outbound).await {
                     return end.close(socket).await;
                 }
@@ -382,6 +382,9 @@ struct Pacer {
     last_write: Option<Instant>,
     /// A wide event is back in the feed, waiting until then.
     held_until: Option<Instant>,
+    /// The held event goes with the next write whatever its pace (something came that must
+    /// not wait behind it).
+    released: bool,
 }
 
 /// The longest a wide event waits, whatever its width (`realtime.write_pace_ms` has the same
@@ -395,6 +398,7 @@ impl Pacer {
             room_writes_per_sec,
             last_write: None,
             held_until: None,
+            released: false,
         }
     }
 
@@ -407,13 +411,13 @@ impl Pacer {
         self.pace.max(by_width).min(MAX_PACE)
     }
 
-    /// True when `item` must wait: the caller puts it back in the feed, and [`Self::paced`]
+    /// True when `item` must wait: the caller puts it back in the feed, and [`paced_next`]
     /// hands it out again once the pace has passed.
     fn holds(&mut self, item: &Outbound) -> bool {
         let (Outbound::Event { width, .. }, Some(last_write)) = (item, self.last_write) else {
             return false;
         };
-        if (*width as usize) < WIDE_EVENT_RECIPIENTS {
+        if (*width as usize) < WIDE_EVENT_RECIPIENTS || self.released {
             return false;
         }
         let until = last_write + self.pace_for(*width);
@@ -421,23 +425,44 @@ impl Pacer {
         self.held_until.is_some()
     }
 
-    /// `next` (the feed's next item), after the pace when a wide event is held. Waiting here,
-    /// in a branch of the connection's `select!`, keeps inbound frames and the answers to
-    /// them flowing meanwhile; cancel-safe when `next` is.
-    async fn paced<T>(&self, next: impl Future<Output = T>) -> T {
-        if let Some(until) = self.held_until {
-            // Boxed: a timer is large, and an idle connection should not carry one.
-            Box::pin(tokio::time::sleep_until(until)).await;
-        }
-        next.await
-    }
-
     fn wrote(&mut self) {
         self.held_until = None;
+        self.released = false;
         if !self.pace.is_zero() {
             self.last_write = Some(Instant::now());
         }
     }
+}
+
+/// The feed's next item, after the pace when a wide event is held.
+///
+/// While it is held, what arrives is gathered behind it (so the hub's bounded queue keeps
+/// draining), and the hold ends early when something comes that must not wait — an event of
+/// a small conversation, typing, a revocation — or when a full write's worth has gathered.
+/// Waiting here, in a branch of the connection's `select!`, keeps inbound frames and the
+/// answers to them flowing meanwhile. Cancel-safe: the hold is in `pacer`, and gathering is.
+async fn paced_next(
+    pacer: &mut Pacer,
+    feed: &mut Feed,
+    app: &App,
+) -> Result<Option<Outbound>, Error> {
+    if let Some(until) = pacer.held_until {
+        // Boxed: a timer is large, and an idle connection should not carry one.
+        let mut pace = Box::pin(tokio::time::sleep_until(until));
+        while !pacer.released {
+            if feed.queued() > WRITE_BATCH {
+                pacer.released = true;
+                break;
+            }
+            tokio::select! {
+                () = &mut pace => pacer.released = true,
+                gathered = feed.gather() => {
+                    pacer.released = !matches!(gathered, Gathered::Wide);
+                }
+            }
+        }
+    }
+    feed.next(app).await
 }
 
 /// Writes what the feed handed out (and whatever else is ready).
@@ -491,7 +516,7 @@ where
             biased;
             answer = &mut handling => return (answer, ended),
             // `Feed::next` is cancel-safe, so losing this race to the answer loses nothing.
-            outbound = pacer.paced(feed.next(app)), if ended.is_none() => {
+            outbound = paced_next(pacer, feed, app), if ended.is_none() => {
                 if let Err(end) = forward(socket, feed, pacer, outbound).await {
                     ended = Some(end);
                 }
