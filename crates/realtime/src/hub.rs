@@ -8,14 +8,14 @@
 //! stays bounded.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use natter_core::ids::{AccountId, ConversationId, EventId};
 use natter_core::time::Millis;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// A frame waiting to be written to one connection.
 ///
@@ -42,6 +42,13 @@ pub enum Outbound {
     Revoked,
 }
 
+impl Outbound {
+    /// An event sent to at least [`WIDE_EVENT_RECIPIENTS`] accounts at once.
+    pub fn is_wide(&self) -> bool {
+        matches!(self, Self::Event { width, .. } if *width as usize >= WIDE_EVENT_RECIPIENTS)
+    }
+}
+
 /// Events for at least this many accounts are *wide* ([`Outbound::Event`]). A conversation of
 /// people talking (a contact, an agent or two, a seller and a courier) stays well below it;
 /// a big room or a workspace-wide broadcast reaches it, and there the cost of a delivery is
@@ -60,6 +67,42 @@ pub fn event_frame(id: EventId, at: Millis, payload: &str) -> Bytes {
 struct Subscriber {
     id: u64,
     tx: mpsc::Sender<Outbound>,
+    urgent: Arc<Urgent>,
+}
+
+impl Subscriber {
+    /// Queues `item`; tells a connection holding a wide event when this must not wait behind
+    /// it (see [`Urgent`]).
+    fn send(&self, item: Outbound) -> Result<(), mpsc::error::TrySendError<Outbound>> {
+        let narrow = !item.is_wide();
+        // Counted before it is queued, so the connection never takes it out uncounted.
+        if narrow {
+            self.urgent.queued.fetch_add(1, Ordering::AcqRel);
+        }
+        if let Err(e) = self.tx.try_send(item) {
+            if narrow {
+                self.urgent.queued.fetch_sub(1, Ordering::AcqRel);
+            }
+            return Err(e);
+        }
+        if narrow || self.tx.capacity() <= self.tx.max_capacity() / 4 {
+            self.urgent.notify.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// What a connection holding a wide event (for `realtime.write_pace_ms`) must not keep
+/// waiting for: frames that are not wide (an event of a small conversation, typing, a
+/// revocation: they would otherwise wait behind the held one), and a queue filling up (it
+/// would overflow into a slow-consumer close). The hub counts the first and wakes the
+/// connection for both; the connection does not poll its queue while it holds, so a big
+/// room's frames cost no wake-up each.
+#[derive(Default)]
+pub struct Urgent {
+    /// Frames in the queue that are not wide.
+    queued: AtomicUsize,
+    notify: Notify,
 }
 
 /// The node's registry of live connections.
@@ -85,8 +128,43 @@ pub struct Subscription {
     account: AccountId,
     id: u64,
     /// Frames for this connection. Closed (after the queued frames) when the hub dropped the
-    /// connection as a slow consumer.
-    pub rx: mpsc::Receiver<Outbound>,
+    /// connection as a slow consumer. Take frames out with [`Subscription::recv`] and
+    /// [`Subscription::try_recv`], which keep the count of urgent ones.
+    rx: mpsc::Receiver<Outbound>,
+    urgent: Arc<Urgent>,
+}
+
+impl Subscription {
+    /// The next frame (`None` once the hub dropped this connection). Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        let item = self.rx.recv().await?;
+        self.took(&item);
+        Some(item)
+    }
+
+    /// The next frame if one is queued.
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        let item = self.rx.try_recv().ok()?;
+        self.took(&item);
+        Some(item)
+    }
+
+    fn took(&self, item: &Outbound) {
+        if !item.is_wide() {
+            self.urgent.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// True when the queue holds a frame that is not wide, or is three quarters full.
+    pub fn urgent(&self) -> bool {
+        self.urgent.queued.load(Ordering::Acquire) > 0
+            || self.rx.len() >= self.rx.max_capacity() - self.rx.max_capacity() / 4
+    }
+
+    /// Completes when [`Self::urgent`] may have become true (or spuriously). Cancel-safe.
+    pub async fn urgent_changed(&self) {
+        self.urgent.notify.notified().await;
+    }
 }
 
 impl Drop for Subscription {
@@ -115,15 +193,21 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, account: AccountId, capacity: usize) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let urgent = Arc::new(Urgent::default());
         lock(&self.subscribers)
             .entry(account)
             .or_default()
-            .push(Subscriber { id, tx });
+            .push(Subscriber {
+                id,
+                tx,
+                urgent: Arc::clone(&urgent),
+            });
         Subscription {
             hub: Arc::clone(self),
             account,
             id,
             rx,
+            urgent,
         }
     }
 
@@ -146,7 +230,7 @@ impl Hub {
             let Some(list) = subscribers.get_mut(account) else {
                 continue;
             };
-            list.retain(|s| match s.tx.try_send(item.clone()) {
+            list.retain(|s| match s.send(item.clone()) {
                 Ok(()) => {
                     delivered += 1;
                     true
@@ -193,7 +277,7 @@ impl Hub {
         let removed = lock(&self.subscribers).remove(&account).unwrap_or_default();
         for subscriber in &removed {
             // Best effort: if the queue is full, dropping the sender closes it anyway.
-            let _ = subscriber.tx.try_send(Outbound::Revoked);
+            let _ = subscriber.send(Outbound::Revoked);
         }
         removed.len()
     }

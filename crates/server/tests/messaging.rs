@@ -904,11 +904,11 @@ async fn a_small_conversation_s_event_ends_the_hold_on_a_big_room_s_event_before
     );
 }
 
-/// Frames arriving while a big-room event is held leave the hub's queue (of 8 frames here)
-/// for the connection's own: twenty messages within one held second are delivered, all in
-/// order, instead of overflowing the queue into a slow-consumer close.
+/// Frames arriving while a big-room event is held fill the connection's queue (of 8 frames
+/// here); three quarters full, it ends the hold, so twenty messages within one held second are
+/// delivered, all in order, instead of overflowing the queue into a slow-consumer close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn frames_arriving_during_a_hold_are_gathered_without_overflowing_the_queue() {
+async fn frames_arriving_during_a_hold_end_it_before_they_overflow_the_queue() {
     let server = Server::start_with(
         Backend::Sqlite,
         &[

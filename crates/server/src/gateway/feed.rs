@@ -13,7 +13,6 @@ use natter_core::Error;
 use natter_core::ids::EventId;
 use natter_core::model::Account;
 use natter_core::protocol::{PROTOCOL_VERSION, ServerFrame};
-use natter_realtime::hub::WIDE_EVENT_RECIPIENTS;
 use natter_realtime::{Outbound, Subscription, event_frame};
 
 use crate::app::App;
@@ -25,21 +24,9 @@ pub struct Feed {
     cursor: EventId,
     /// Still reading missed events from storage.
     replaying: bool,
-    /// Items not handed out yet: replayed events read from storage, an item put back, and
-    /// live items gathered behind a held wide event.
+    /// Replayed events read from storage and not yet handed out.
     pending: VecDeque<Outbound>,
     batch: u32,
-}
-
-/// What [`Feed::gather`] received.
-pub enum Gathered {
-    /// A wide event (or one already handed out): it can wait with the held one.
-    Wide,
-    /// Anything else (an event of a small conversation, typing, a revocation): the held event
-    /// must go now, so this does not wait behind it.
-    Urgent,
-    /// The hub dropped the connection (a slow consumer): what is queued goes, then it closes.
-    Closed,
 }
 
 /// What to tell the client first, in this order.
@@ -131,7 +118,7 @@ impl Feed {
                     }));
                 continue;
             }
-            match self.sub.rx.recv().await {
+            match self.sub.recv().await {
                 Some(item) => {
                     if let Some(item) = self.accept(item) {
                         return Ok(Some(item));
@@ -150,7 +137,7 @@ impl Feed {
         if self.replaying {
             return None;
         }
-        while let Ok(item) = self.sub.rx.try_recv() {
+        while let Some(item) = self.sub.try_recv() {
             if let Some(item) = self.accept(item) {
                 return Some(item);
             }
@@ -158,40 +145,15 @@ impl Feed {
         None
     }
 
-    /// Waits for the next live item and queues it behind the pending ones instead of handing
-    /// it out (while a wide event is held: see `ws::Pacer`). The hub's bounded queue keeps
-    /// draining meanwhile, and the caller learns whether what came may wait with the held
-    /// event. Cancel-safe: the item is queued only once received.
-    pub async fn gather(&mut self) -> Gathered {
-        let Some(item) = self.sub.rx.recv().await else {
-            return Gathered::Closed;
-        };
-        let gathered = match &item {
-            Outbound::Event { id, .. } if *id <= self.queued_through() => return Gathered::Wide,
-            Outbound::Event { width, .. } if *width as usize >= WIDE_EVENT_RECIPIENTS => {
-                Gathered::Wide
-            }
-            _ => Gathered::Urgent,
-        };
-        self.pending.push_back(item);
-        gathered
+    /// True when the hub queued something that must not wait behind a held wide event (see
+    /// `natter_realtime::hub::Urgent`).
+    pub fn urgent(&self) -> bool {
+        self.sub.urgent()
     }
 
-    /// Items queued and not handed out yet.
-    pub fn queued(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// The last event handed out or queued.
-    fn queued_through(&self) -> EventId {
-        self.pending
-            .iter()
-            .rev()
-            .find_map(|item| match item {
-                Outbound::Event { id, .. } => Some(*id),
-                _ => None,
-            })
-            .map_or(self.cursor, |id| id.max(self.cursor))
+    /// Completes when [`Self::urgent`] may have become true. Cancel-safe.
+    pub async fn urgent_changed(&self) {
+        self.sub.urgent_changed().await;
     }
 
     /// Puts an item back to be returned first by the next call.

@@ -19,7 +19,7 @@ use natter_realtime::Outbound;
 use natter_realtime::hub::WIDE_EVENT_RECIPIENTS;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::feed::{Feed, Gathered};
+use super::feed::Feed;
 use super::{error_frame, handle_frame, parse_frame, to_json};
 use crate::app::App;
 use crate::auth::{Principal, Scope, Via};
@@ -436,31 +436,28 @@ impl Pacer {
 
 /// The feed's next item, after the pace when a wide event is held.
 ///
-/// While it is held, what arrives is gathered behind it (so the hub's bounded queue keeps
-/// draining), and the hold ends early when something comes that must not wait — an event of
-/// a small conversation, typing, a revocation — or when a full write's worth has gathered.
-/// Waiting here, in a branch of the connection's `select!`, keeps inbound frames and the
-/// answers to them flowing meanwhile. Cancel-safe: the hold is in `pacer`, and gathering is.
+/// While it is held the connection does not poll its queue (a big room's frames then cost no
+/// wake-up each); the hub wakes it when something arrives that must not wait — an event of a
+/// small conversation, typing, a revocation — or the queue is three quarters full, and the
+/// hold ends there. Waiting here, in a branch of the connection's `select!`, keeps inbound
+/// frames and the answers to them flowing meanwhile. Cancel-safe: the hold is in `pacer`.
 async fn paced_next(
     pacer: &mut Pacer,
     feed: &mut Feed,
     app: &App,
 ) -> Result<Option<Outbound>, Error> {
-    if let Some(until) = pacer.held_until {
+    if let Some(until) = pacer.held_until
+        && !pacer.released
+    {
         // Boxed: a timer is large, and an idle connection should not carry one.
         let mut pace = Box::pin(tokio::time::sleep_until(until));
-        while !pacer.released {
-            if feed.queued() > WRITE_BATCH {
-                pacer.released = true;
-                break;
-            }
+        while !feed.urgent() {
             tokio::select! {
-                () = &mut pace => pacer.released = true,
-                gathered = feed.gather() => {
-                    pacer.released = !matches!(gathered, Gathered::Wide);
-                }
+                () = &mut pace => break,
+                () = feed.urgent_changed() => {}
             }
         }
+        pacer.released = true;
     }
     feed.next(app).await
 }
