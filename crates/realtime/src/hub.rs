@@ -85,11 +85,17 @@ impl Subscriber {
             }
             return Err(e);
         }
-        if narrow || self.tx.capacity() <= self.tx.max_capacity() / 4 {
+        if narrow || nearly_full(self.tx.capacity(), self.tx.max_capacity()) {
             self.urgent.notify.notify_one();
         }
         Ok(())
     }
+}
+
+/// A queue with `free` of its `capacity` slots left is three quarters full: a connection
+/// holding a wide event must write before it overflows.
+fn nearly_full(free: usize, capacity: usize) -> bool {
+    free <= capacity / 4
 }
 
 /// What a connection holding a wide event (for `realtime.write_pace_ms`) must not keep
@@ -158,7 +164,10 @@ impl Subscription {
     /// True when the queue holds a frame that is not wide, or is three quarters full.
     pub fn urgent(&self) -> bool {
         self.urgent.queued.load(Ordering::Acquire) > 0
-            || self.rx.len() >= self.rx.max_capacity() - self.rx.max_capacity() / 4
+            || nearly_full(
+                self.rx.max_capacity().saturating_sub(self.rx.len()),
+                self.rx.max_capacity(),
+            )
     }
 
     /// Completes when [`Self::urgent`] may have become true (or spuriously). Cancel-safe.

@@ -753,9 +753,11 @@ async fn heard(client: &mut Client, body: &str) -> std::time::Instant {
     }
 }
 
-/// A speaker and a watcher, connected, who share a two-person conversation and a room of 64
-/// accounts (the smallest that is paced).
+/// A server on SQLite with `env`, and on it a speaker and a watcher, connected, who share a
+/// two-person conversation and a room of 64 accounts (the smallest that is paced).
 struct BigRoom {
+    /// Kept alive for the test's length.
+    _server: Server,
     speaker: Client,
     watcher: Client,
     pair: i64,
@@ -763,7 +765,8 @@ struct BigRoom {
 }
 
 impl BigRoom {
-    async fn open(server: &Server) -> Self {
+    async fn start(env: &[(&str, &str)]) -> Self {
+        let server = Server::start_with(Backend::Sqlite, env).await;
         let admin = server.admin();
         let (speaker_id, speaker_token) = admin.contact("speaker").await;
         let (watcher_id, watcher_token) = admin.contact("watcher").await;
@@ -777,8 +780,9 @@ impl BigRoom {
             pair: admin
                 .conversation("direct", &[(speaker_id, "seller"), (watcher_id, "buyer")])
                 .await,
-            speaker: Client::connect(server, &speaker_token, None).await,
-            watcher: Client::connect(server, &watcher_token, None).await,
+            speaker: Client::connect(&server, &speaker_token, None).await,
+            watcher: Client::connect(&server, &watcher_token, None).await,
+            _server: server,
         }
     }
 }
@@ -790,17 +794,13 @@ impl BigRoom {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_room_s_events_wait_for_the_write_pace_and_a_small_conversation_s_do_not() {
     let pace = Duration::from_millis(1000);
-    let server = Server::start_with(
-        Backend::Sqlite,
-        &[("NATTER_REALTIME_WRITE_PACE_MS", "1000")],
-    )
-    .await;
     let BigRoom {
+        _server,
         mut speaker,
         mut watcher,
         pair,
         room,
-    } = BigRoom::open(&server).await;
+    } = BigRoom::start(&[("NATTER_REALTIME_WRITE_PACE_MS", "1000")]).await;
 
     let ack = speaker.send_message(pair, "pair 1", "p1").await;
     assert_eq!(ack["type"], "ack", "{ack}");
@@ -839,20 +839,17 @@ async fn a_big_room_s_events_wait_for_the_write_pace_and_a_small_conversation_s_
 /// write, where the 1 ms `write_pace_ms` alone would barely hold it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_room_s_pace_grows_with_its_size_to_keep_its_writes_under_the_room_budget() {
-    let server = Server::start_with(
-        Backend::Sqlite,
-        &[
-            ("NATTER_REALTIME_WRITE_PACE_MS", "1"),
-            ("NATTER_REALTIME_ROOM_WRITES_PER_SEC", "64"),
-        ],
-    )
-    .await;
     let BigRoom {
+        _server,
         mut speaker,
         mut watcher,
         pair,
         room,
-    } = BigRoom::open(&server).await;
+    } = BigRoom::start(&[
+        ("NATTER_REALTIME_WRITE_PACE_MS", "1"),
+        ("NATTER_REALTIME_ROOM_WRITES_PER_SEC", "64"),
+    ])
+    .await;
 
     speaker.send_message(pair, "pair", "p").await;
     let written = heard(&mut watcher, "pair").await;
@@ -873,17 +870,13 @@ async fn a_big_room_s_pace_grows_with_its_size_to_keep_its_writes_under_the_room
 /// the small conversation's event ends the hold, and both go out at once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_conversation_s_event_ends_the_hold_on_a_big_room_s_event_before_it() {
-    let server = Server::start_with(
-        Backend::Sqlite,
-        &[("NATTER_REALTIME_WRITE_PACE_MS", "1000")],
-    )
-    .await;
     let BigRoom {
+        _server,
         mut speaker,
         mut watcher,
         pair,
         room,
-    } = BigRoom::open(&server).await;
+    } = BigRoom::start(&[("NATTER_REALTIME_WRITE_PACE_MS", "1000")]).await;
 
     speaker.send_message(pair, "pair 1", "p1").await;
     let written = heard(&mut watcher, "pair 1").await;
@@ -909,20 +902,17 @@ async fn a_small_conversation_s_event_ends_the_hold_on_a_big_room_s_event_before
 /// delivered, all in order, instead of overflowing the queue into a slow-consumer close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_arriving_during_a_hold_end_it_before_they_overflow_the_queue() {
-    let server = Server::start_with(
-        Backend::Sqlite,
-        &[
-            ("NATTER_REALTIME_WRITE_PACE_MS", "1000"),
-            ("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "8"),
-        ],
-    )
-    .await;
     let BigRoom {
+        _server,
         mut speaker,
         mut watcher,
         pair,
         room,
-    } = BigRoom::open(&server).await;
+    } = BigRoom::start(&[
+        ("NATTER_REALTIME_WRITE_PACE_MS", "1000"),
+        ("NATTER_LIMITS_WS_OUTBOUND_QUEUE", "8"),
+    ])
+    .await;
 
     speaker.send_message(pair, "pair", "p").await;
     heard(&mut watcher, "pair").await;

@@ -36,9 +36,9 @@ use crate::lists::{self, Params};
 use crate::{Backend, StoreError};
 
 /// Members kept across all lists at most (about 32 bytes each, so 8 MiB; an empty list counts
-/// as one). Past it the cache
-/// starts again from empty: simpler than eviction order, and a node whose busy conversations
-/// have more members than this between them reads lists as it did before the cache.
+/// as one). Past it the cache starts again from empty: simpler than eviction order, and a node
+/// whose busy conversations have more members than this between them reads lists as it did
+/// before the cache.
 const MAX_MEMBERS: usize = 1 << 18;
 
 /// The active members of each conversation a batch writes to.

@@ -16,7 +16,6 @@ use natter_core::model::SessionState;
 use natter_core::protocol::{ClientFrame, PROTOCOL_VERSION, ServerFrame, close};
 use natter_core::{Error, ErrorCode};
 use natter_realtime::Outbound;
-use natter_realtime::hub::WIDE_EVENT_RECIPIENTS;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::feed::Feed;
@@ -363,7 +362,7 @@ impl End {
 /// On loopback a `write` costs about 6 µs however small the frame, and every member of a big
 /// room gets a frame per message: written one by one, the `write`s are most of what such a
 /// fan-out costs the server (and the reads most of what it costs each client). So a wide
-/// event (one sent to [`WIDE_EVENT_RECIPIENTS`] accounts or more) that comes less than the
+/// event ([`Outbound::is_wide`]) that comes less than the
 /// pace after this connection's previous write goes back to the feed until the pace has
 /// passed, and the frames that arrive meanwhile share its `write`. Events of ordinary
 /// conversations are never held (they are written at once, with anything held before them),
@@ -378,13 +377,12 @@ struct Pacer {
     pace: Duration,
     /// How many `write`s a second one room may cost the node; 0 when the pace does not grow.
     room_writes_per_sec: u64,
-    /// This connection's last write (never set when pacing is off).
+    /// This connection's last write, while it still paces the next one: never set when
+    /// pacing is off, and cleared when a hold ends (the held event then goes whatever its
+    /// pace).
     last_write: Option<Instant>,
     /// A wide event is back in the feed, waiting until then.
     held_until: Option<Instant>,
-    /// The held event goes with the next write whatever its pace (something came that must
-    /// not wait behind it).
-    released: bool,
 }
 
 /// The longest a wide event waits, whatever its width (`realtime.write_pace_ms` has the same
@@ -398,7 +396,6 @@ impl Pacer {
             room_writes_per_sec,
             last_write: None,
             held_until: None,
-            released: false,
         }
     }
 
@@ -417,7 +414,7 @@ impl Pacer {
         let (Outbound::Event { width, .. }, Some(last_write)) = (item, self.last_write) else {
             return false;
         };
-        if (*width as usize) < WIDE_EVENT_RECIPIENTS || self.released {
+        if !item.is_wide() {
             return false;
         }
         let until = last_write + self.pace_for(*width);
@@ -425,9 +422,14 @@ impl Pacer {
         self.held_until.is_some()
     }
 
+    /// Ends a hold: the held event goes with the next write.
+    fn release(&mut self) {
+        self.held_until = None;
+        self.last_write = None;
+    }
+
     fn wrote(&mut self) {
         self.held_until = None;
-        self.released = false;
         if !self.pace.is_zero() {
             self.last_write = Some(Instant::now());
         }
@@ -446,9 +448,7 @@ async fn paced_next(
     feed: &mut Feed,
     app: &App,
 ) -> Result<Option<Outbound>, Error> {
-    if let Some(until) = pacer.held_until
-        && !pacer.released
-    {
+    if let Some(until) = pacer.held_until {
         // Boxed: a timer is large, and an idle connection should not carry one.
         let mut pace = Box::pin(tokio::time::sleep_until(until));
         while !feed.urgent() {
@@ -457,7 +457,7 @@ async fn paced_next(
                 () = feed.urgent_changed() => {}
             }
         }
-        pacer.released = true;
+        pacer.release();
     }
     feed.next(app).await
 }
